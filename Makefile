@@ -1,0 +1,51 @@
+# palisade.firewall — developer entry points. `make test` is what CI runs.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+COLLECTIONS := $(CURDIR)/.build/collections
+LINK := $(COLLECTIONS)/ansible_collections/palisade/firewall
+
+export PYTHONPATH := $(COLLECTIONS)
+export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
+export ANSIBLE_NOCOLOR := 1
+
+.PHONY: setup test unit docs playbooks demo bench clean
+
+## venv: the pinned controller tools (tests/requirements.txt)
+$(BIN)/.installed: tests/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r tests/requirements.txt
+	touch $@
+
+## the collection, importable as ansible_collections.palisade.firewall
+$(LINK):
+	mkdir -p $(dir $(LINK))
+	ln -sfn $(CURDIR) $(LINK)
+
+setup: $(BIN)/.installed $(LINK)
+
+## everything CI checks
+test: setup unit docs playbooks
+
+unit: setup
+	$(BIN)/python -m pytest tests/unit
+
+## every plugin renders with ansible-doc
+docs: setup
+	bash tests/docs/check_ansible_doc.sh $(BIN)
+
+## playbooks over inventories, no host contacted
+playbooks: setup
+	$(BIN)/python -m pytest tests/playbooks
+
+## the main job (until hosts are managed: validate and resolve the example inventory)
+demo: setup
+	cd examples && $(CURDIR)/$(BIN)/ansible-playbook palisade.firewall.resolve
+
+bench: setup
+	$(BIN)/python bench/fleet_index.py
+
+clean:
+	rm -rf .build .pytest_cache

@@ -1,0 +1,65 @@
+# Copyright: palisade.firewall contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Parsing of IP addresses and networks from user input, with messages that say what to write.
+
+Private to the collection: the engine's API may change at any time.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+from ansible_collections.palisade.firewall.plugins.plugin_utils.errors import Where
+from ansible_collections.palisade.firewall.plugins.plugin_utils.fields import type_name
+from ansible_collections.palisade.firewall.plugins.plugin_utils.resources import IPAddress, IPNetwork
+
+
+def parse_net(value: Any, where: Where, *, strict: bool) -> IPNetwork | None:
+    """A CIDR or a plain address (a host network).
+
+    ``strict`` rejects host bits set after the prefix (``10.0.0.1/24``): in a rule it almost
+    always means the user mistyped the network, and Calico rejects it too.
+    """
+    if not isinstance(value, str):
+        where.error(f"expected an IP network in CIDR notation, got {type_name(value)} {value!r}")
+        return None
+    text = value.strip()
+    try:
+        return ipaddress.ip_network(text, strict=True)
+    except ValueError:
+        pass
+    try:
+        loose = ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        where.error(f"invalid IP network {value!r}: expected an address or CIDR such as 198.51.100.0/24 or 2001:db8::/32")
+        return None
+    if strict:
+        where.error(f"invalid IP network {value!r}: host bits are set; did you mean {loose}?")
+        return None
+    return loose
+
+
+def parse_ip(value: Any, where: Where) -> IPAddress | None:
+    if not isinstance(value, str):
+        where.error(f"expected an IP address, got {type_name(value)} {value!r}")
+        return None
+    try:
+        return ipaddress.ip_address(value.strip())
+    except ValueError:
+        where.error(f"invalid IP address {value!r}: expected an IPv4 or IPv6 address such as 198.51.100.7")
+        return None
+
+
+def ip_or_none(value: Any) -> IPAddress | None:
+    """An address if ``value`` is one (e.g. ``ansible_host``, which may also be a DNS name)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return ipaddress.ip_address(value.strip())
+    except ValueError:
+        return None
+
+
+def is_catch_all(net: IPNetwork) -> bool:
+    return net.prefixlen == 0
