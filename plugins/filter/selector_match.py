@@ -41,7 +41,10 @@ def selector_match(labels: Any, selector: Any) -> bool:
 def _check_labels(labels: Any) -> None:
     """Refuse what Calico could not hold as labels, rather than let ``1 != "1"`` decide a match."""
     if not isinstance(labels, Mapping):
-        _fail(f"the input must be a mapping of label names to string values, got {_type_name(labels)}")
+        _fail(
+            "the input must be a mapping of label names to string values, "
+            f"got {_type_name(labels)}"
+        )
     for key, value in labels.items():
         if not isinstance(key, str):
             _fail(f"label names must be strings, got {_type_name(key)} ({key!r})")

@@ -235,7 +235,8 @@ class _Parser:
         if token.kind is Kind.RPAREN:
             self._advance()
         elif token.kind is Kind.EOF:
-            self._fail(token, f'{EXPECTED_IN_PARENS} (the "(" at column {opening.column} is not closed)')
+            unclosed = f'the "(" at column {opening.column} is not closed'
+            self._fail(token, f"{EXPECTED_IN_PARENS} ({unclosed})")
         else:
             self._fail(token, EXPECTED_IN_PARENS)
 

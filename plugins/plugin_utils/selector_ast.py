@@ -54,7 +54,7 @@ class AllNode:
 
 @dataclass(frozen=True, slots=True)
 class GlobalNode:
-    """``global()``: a scope marker that matches everything here; validators decide where it may appear."""
+    """``global()``: a scope marker that matches everything; validators decide where it may be."""
 
     def evaluate(self, labels: Mapping[str, str]) -> bool:
         return True
