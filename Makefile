@@ -10,7 +10,7 @@ export PYTHONPATH := $(COLLECTIONS)
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export ANSIBLE_NOCOLOR := 1
 
-.PHONY: setup test unit docs playbooks demo bench clean
+.PHONY: setup test unit docs playbooks lint demo bench clean
 
 ## venv: the pinned controller tools (tests/requirements.txt)
 $(BIN)/.installed: tests/requirements.txt
@@ -27,7 +27,7 @@ $(LINK):
 setup: $(BIN)/.installed $(LINK)
 
 ## everything CI checks
-test: setup unit docs playbooks
+test: setup unit docs playbooks lint
 
 unit: setup
 	$(BIN)/python -m pytest tests/unit
@@ -39,6 +39,11 @@ docs: setup
 ## playbooks over inventories, no host contacted
 playbooks: setup
 	$(BIN)/python -m pytest tests/playbooks
+
+## ansible-lint, production profile (its own HOME: it installs the collection there)
+lint: setup
+	mkdir -p .build/home
+	HOME=$(CURDIR)/.build/home PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/ansible-lint
 
 ## the main job (until hosts are managed: validate and resolve the example inventory)
 demo: setup

@@ -7,10 +7,14 @@ Private to the collection: the engine's API may change at any time.
 Two spellings reach this module: the compact variables (``palisade_policies``,
 ``palisade_network_sets``) and Calico manifests (``palisade_resources``). Both load into the
 same model; a name defined twice, in either spelling, is an error naming both places.
+
+Every entry is validated in full (one run reports every problem), and only entries without any
+problem reach the ``Catalog``: a half-valid resource never reaches the compiler.
 """
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -25,12 +29,15 @@ from ansible_collections.palisade.firewall.plugins.plugin_utils.endpoint_loader 
 from ansible_collections.palisade.firewall.plugins.plugin_utils.errors import Problems, Where
 from ansible_collections.palisade.firewall.plugins.plugin_utils.fields import (
     canonical_fields,
+    check_annotations,
     get_list,
     get_mapping,
     get_str,
     require_mapping,
+    type_name,
 )
 from ansible_collections.palisade.firewall.plugins.plugin_utils.labels import load_labels
+from ansible_collections.palisade.firewall.plugins.plugin_utils.names import check_policy_name
 from ansible_collections.palisade.firewall.plugins.plugin_utils.policy_loader import POLICY_SPEC_FIELDS, load_policy
 from ansible_collections.palisade.firewall.plugins.plugin_utils.resources import (
     GlobalNetworkPolicy,
@@ -48,7 +55,23 @@ KINDS = ("GlobalNetworkPolicy", "GlobalNetworkSet", "HostEndpoint", "FelixConfig
 NAMESPACED_KINDS = {"NetworkPolicy": "GlobalNetworkPolicy", "NetworkSet": "GlobalNetworkSet"}
 MANIFEST_FIELDS = ("apiVersion", "kind", "metadata", "spec")
 METADATA_FIELDS = ("name", "labels", "annotations", "namespace")
-SERVER_METADATA = ("uid", "resourceVersion", "creationTimestamp", "generation", "managedFields", "selfLink")
+LIST_FIELDS = ("apiVersion", "kind", "metadata", "items")
+SERVER_METADATA = (
+    "uid",
+    "resourceVersion",
+    "creationTimestamp",
+    "generation",
+    "managedFields",
+    "selfLink",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "ownerReferences",
+    "finalizers",
+)
+UNSUPPORTED_KINDS = {
+    "Profile": "profiles are not supported: express their rules as a GlobalNetworkPolicy",
+    "Tier": "tiers are not supported: every policy is in the 'default' tier",
+}
 
 
 @dataclass(frozen=True)
@@ -77,6 +100,22 @@ class _Builder:
         self.seen[(kind, name)] = origin
         return True
 
+    def add(self, kind: str, name: str | None, resource: Any, origin: str, name_where: Where, errors_before: int) -> None:
+        """Claim a valid ``name`` even for a resource found wrong (so that a duplicate shows up in
+        the same run), and keep the resource only when no problem was found in its entry."""
+        if name is None or not self.claim(kind, name, origin, name_where):
+            return
+        if resource is None or len(self.problems.items) > errors_before:
+            return
+        if kind == "GlobalNetworkPolicy":
+            self.policies.append(resource)
+        elif kind == "GlobalNetworkSet":
+            self.network_sets.append(resource)
+        elif kind == "HostEndpoint":
+            self.host_endpoints.append(resource)
+        else:
+            self.felix[name] = resource
+
 
 def load_catalog(policies: Any, network_sets: Any, resources: Any, problems: Problems) -> Catalog:
     builder = _Builder(problems)
@@ -98,14 +137,30 @@ def _as_list(variable: str, value: Any, problems: Problems) -> list[Any]:
     if value is None:
         return []
     if not isinstance(value, list):
-        problems.add(variable, "", f"expected a list, got {type(value).__name__}")
+        problems.add(variable, "", f"expected a list, got {type_name(value)}")
         return []
     return value
+
+
+def _name_where(value: Any, name: str | None, where: Where) -> Where:
+    """Where a loader should report a missing or invalid name.
+
+    A name given with the wrong type was already reported by ``get_str``; the loader would only
+    add "is required" to it, so its report goes to a sink nobody reads.
+    """
+    if value is not None and name is None:
+        return Where(where.source, Problems(), where.path)
+    return where
 
 
 def _entry_source(variable: str, index: int, item: Any) -> str:
     name = item.get("name") if isinstance(item, Mapping) else None
     return f"{variable}[{index}]" + (f" ({name})" if isinstance(name, str) else "")
+
+
+def _valid_name(name: str | None, check: Callable[[str], str | None]) -> str | None:
+    """``name`` if it passes ``check`` (which reports nothing: the loaders did that)."""
+    return name if name is not None and check(name) is None else None
 
 
 def _load_compact_policy(builder: _Builder, index: int, item: Any) -> None:
@@ -114,11 +169,11 @@ def _load_compact_policy(builder: _Builder, index: int, item: Any) -> None:
     raw = require_mapping(item, where, "a policy (a mapping with name, selector, ingress, egress, ...)")
     if raw is None:
         return
+    before = where.error_count()
     fields = canonical_fields(raw, ("name", *POLICY_SPEC_FIELDS), where)
     name = get_str(fields, "name", where)
-    policy = load_policy(name, fields, where, where.at("name"), source)
-    if policy is not None and builder.claim("GlobalNetworkPolicy", policy.name, source, where.at("name")):
-        builder.policies.append(policy)
+    policy = load_policy(name, fields, where, _name_where(fields.get("name"), name, where.at("name")), source)
+    builder.add("GlobalNetworkPolicy", _valid_name(name, check_policy_name), policy, source, where.at("name"), before)
 
 
 def _load_compact_network_set(builder: _Builder, index: int, item: Any) -> None:
@@ -127,95 +182,138 @@ def _load_compact_network_set(builder: _Builder, index: int, item: Any) -> None:
     raw = require_mapping(item, where, "a network set (a mapping with name, labels and nets)")
     if raw is None:
         return
+    before = where.error_count()
     fields = canonical_fields(raw, ("name", "labels", *NETWORK_SET_SPEC_FIELDS), where)
     name = get_str(fields, "name", where)
+    name_ok = check_name(name, _name_where(fields.get("name"), name, where.at("name")))
     labels = load_labels(fields.get("labels"), where.at("labels"), reserved_ok=True)
-    if not check_name(name, where.at("name")) or name is None:
-        return
-    network_set = load_network_set(name, labels, fields, where, where.at("labels"), source)
-    if network_set is not None and builder.claim("GlobalNetworkSet", name, source, where.at("name")):
-        builder.network_sets.append(network_set)
+    network_set = load_network_set(name or "", labels, fields, where, where.at("labels"), source)
+    builder.add("GlobalNetworkSet", name if name_ok else None, network_set, source, where.at("name"), before)
 
 
 def _load_document(builder: _Builder, source: str, document: Any) -> None:
     if document is None:
         return  # an empty YAML document, e.g. after a leading '---'
+    if isinstance(document, list):
+        # Several files' documents, e.g. [lookup(a) | from_yaml_all, lookup(b) | from_yaml_all].
+        for index, item in enumerate(document):
+            _load_document(builder, f"{source} item {index + 1}", item)
+        return
     where = Where(source, builder.problems)
+    before = where.error_count()
     raw = require_mapping(document, where, "a Calico manifest (apiVersion, kind, metadata, spec)")
     if raw is None:
         return
     kind = raw.get("kind")
-    if isinstance(kind, str) and (kind == "List" or kind.endswith("List")) and "items" in raw:
-        for index, item in enumerate(get_list(raw, "items", where)):
+    if isinstance(kind, str) and kind.endswith("List"):
+        # kubectl/calicoctl output: "List" or "<Kind>List" with the documents in items.
+        items = get_list(canonical_fields(raw, LIST_FIELDS, where), "items", where)
+        for index, item in enumerate(items):
             _load_document(builder, f"{source} item {index + 1}", item)
         return
+    raw_metadata = raw.get("metadata")
+    raw_name = raw_metadata.get("name") if isinstance(raw_metadata, Mapping) else None
+    if isinstance(kind, str) and kind:
+        # Name the document by kind and name from the start, so every message about it does.
+        source = f"{source} ({kind} {raw_name})" if isinstance(raw_name, str) else f"{source} ({kind})"
+        where = Where(source, builder.problems)
     fields = canonical_fields(raw, MANIFEST_FIELDS, where, ignored=("status",))
     if not _check_header(fields, where):
         return
     kind = fields["kind"]
     metadata = canonical_fields(get_mapping(fields, "metadata", where), METADATA_FIELDS, where.at("metadata"), ignored=SERVER_METADATA)
     name = get_str(metadata, "name", where.at("metadata"))
-    source = f"{source} ({kind} {name})" if isinstance(name, str) else f"{source} ({kind})"
-    where = Where(source, builder.problems)
+    # A name (or metadata) of the wrong type is reported already; "is required" would only repeat it.
+    given = raw_metadata if raw_metadata is not None and not isinstance(raw_metadata, Mapping) else metadata.get("name")
+    name_where = _name_where(given, name, where.at("metadata", "name"))
     if metadata.get("namespace"):
         where.at("metadata", "namespace").error(f"{kind} is not namespaced; remove the namespace")
-    _MANIFEST_LOADERS[kind](builder, name, metadata, get_mapping(fields, "spec", where), where, source)
+    check_annotations(metadata.get("annotations"), where.at("metadata", "annotations"))
+    spec = fields.get("spec")
+    if spec is not None and not isinstance(spec, Mapping):
+        where.at("spec").error(f"expected a mapping, got {type_name(spec)}")
+        return
+    valid_name, resource = _MANIFEST_LOADERS[kind](name, name_where, metadata, spec or {}, where, source)
+    builder.add(kind, valid_name, resource, source, name_where, before)
 
 
 def _check_header(fields: Mapping[str, Any], where: Where) -> bool:
     api_version = fields.get("apiVersion")
     kind = fields.get("kind")
     ok = True
-    if api_version not in API_VERSIONS:
-        where.at("apiVersion").error(f"expected {' or '.join(API_VERSIONS)}, got {api_version!r}")
+    versions = " or ".join(API_VERSIONS)
+    if api_version is None:
+        where.at("apiVersion").error(f"is required: {versions}")
         ok = False
-    if kind in NAMESPACED_KINDS:
+    elif api_version not in API_VERSIONS:
+        where.at("apiVersion").error(f"expected {versions}, got {api_version!r}")
+        ok = False
+    kinds = ", ".join(KINDS)
+    if kind is None:
+        where.at("kind").error(f"is required: one of {kinds}")
+        ok = False
+    elif not isinstance(kind, str):
+        where.at("kind").error(f"expected one of {kinds}, got {type_name(kind)}")
+        ok = False
+    elif kind in NAMESPACED_KINDS:
         where.at("kind").error(f"namespaced {kind} only applies to Kubernetes workloads; use {NAMESPACED_KINDS[kind]}")
         ok = False
+    elif kind in UNSUPPORTED_KINDS:
+        where.at("kind").error(UNSUPPORTED_KINDS[kind])
+        ok = False
     elif kind not in KINDS:
-        where.at("kind").error(f"expected one of {', '.join(KINDS)}, got {kind!r}")
+        close = difflib.get_close_matches(kind, KINDS, n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        where.at("kind").error(f"expected one of {kinds}, got {kind!r}{hint}")
         ok = False
     return ok
 
 
-def _manifest_policy(builder: _Builder, name: str | None, metadata: Mapping[str, Any], spec: Mapping[str, Any], where: Where, source: str) -> None:
+# Each manifest loader validates the whole document (a bad name does not hide the spec's
+# problems) and returns the name if it is valid, and the resource (None if it could not be built).
+
+
+def _manifest_policy(
+    name: str | None, name_where: Where, metadata: Mapping[str, Any], spec: Mapping[str, Any], where: Where, source: str
+) -> tuple[str | None, GlobalNetworkPolicy | None]:
     load_labels(metadata.get("labels"), where.at("metadata", "labels"), reserved_ok=True)
     fields = canonical_fields(spec, POLICY_SPEC_FIELDS, where.at("spec"))
-    policy = load_policy(name, fields, where.at("spec"), where.at("metadata", "name"), source)
-    if policy is not None and builder.claim("GlobalNetworkPolicy", policy.name, source, where.at("metadata", "name")):
-        builder.policies.append(policy)
+    policy = load_policy(name, fields, where.at("spec"), name_where, source)
+    return _valid_name(name, check_policy_name), policy
 
 
-def _manifest_network_set(builder: _Builder, name: str | None, metadata: Mapping[str, Any], spec: Mapping[str, Any], where: Where, source: str) -> None:
+def _manifest_network_set(
+    name: str | None, name_where: Where, metadata: Mapping[str, Any], spec: Mapping[str, Any], where: Where, source: str
+) -> tuple[str | None, GlobalNetworkSet | None]:
+    name_ok = check_name(name, name_where)
     labels = load_labels(metadata.get("labels"), where.at("metadata", "labels"), reserved_ok=True)
     fields = canonical_fields(spec, NETWORK_SET_SPEC_FIELDS, where.at("spec"))
-    if not check_name(name, where.at("metadata", "name")) or name is None:
-        return
-    network_set = load_network_set(name, labels, fields, where.at("spec"), where.at("metadata", "labels"), source)
-    if network_set is not None and builder.claim("GlobalNetworkSet", name, source, where.at("metadata", "name")):
-        builder.network_sets.append(network_set)
+    network_set = load_network_set(name or "", labels, fields, where.at("spec"), where.at("metadata", "labels"), source)
+    return (name if name_ok else None), network_set
 
 
-def _manifest_host_endpoint(builder: _Builder, name: str | None, metadata: Mapping[str, Any], spec: Mapping[str, Any], where: Where, source: str) -> None:
+def _manifest_host_endpoint(
+    name: str | None, name_where: Where, metadata: Mapping[str, Any], spec: Mapping[str, Any], where: Where, source: str
+) -> tuple[str | None, HostEndpoint | None]:
+    name_ok = check_name(name, name_where)
     labels = load_labels(metadata.get("labels"), where.at("metadata", "labels"))
     fields = canonical_fields(spec, HOST_ENDPOINT_SPEC_FIELDS, where.at("spec"))
-    if not check_name(name, where.at("metadata", "name")) or name is None:
-        return
-    endpoint = load_host_endpoint(name, labels, fields, where.at("spec"), source)
-    if endpoint is not None and builder.claim("HostEndpoint", name, source, where.at("metadata", "name")):
-        builder.host_endpoints.append(endpoint)
+    endpoint = load_host_endpoint(name or "", labels, fields, where.at("spec"), source)
+    return (name if name_ok else None), endpoint
 
 
-def _manifest_felix(builder: _Builder, name: str | None, metadata: Mapping[str, Any], spec: Mapping[str, Any], where: Where, source: str) -> None:
+def _manifest_felix(
+    name: str | None, name_where: Where, metadata: Mapping[str, Any], spec: Mapping[str, Any], where: Where, source: str
+) -> tuple[str | None, Mapping[str, Any]]:
+    """Labels of a FelixConfiguration mean nothing to Felix and are not checked; its name is
+    checked against the inventory by the fleet ('default' or 'node.<host>')."""
     settings = load_felix_configuration(spec, where.at("spec"))
     if name is None:
-        where.at("metadata", "name").error("is required: 'default' or 'node.<inventory host>'")
-        return
-    if builder.claim("FelixConfiguration", name, source, where.at("metadata", "name")):
-        builder.felix[name] = settings
+        name_where.error("is required: 'default' or 'node.<inventory host>'")
+    return name, settings
 
 
-_MANIFEST_LOADERS: dict[str, Callable[..., None]] = {
+_MANIFEST_LOADERS: dict[str, Callable[..., tuple[str | None, Any]]] = {
     "GlobalNetworkPolicy": _manifest_policy,
     "GlobalNetworkSet": _manifest_network_set,
     "HostEndpoint": _manifest_host_endpoint,

@@ -59,18 +59,25 @@ def load_host_endpoint(
     where: Where,
     origin: str,
 ) -> HostEndpoint | None:
-    """Build a host endpoint from canonical spec fields (``node`` must already be set)."""
-    node = get_str(fields, "node", where, required=True)
+    """Build a host endpoint from canonical spec fields (``node`` must already be set).
+
+    Returns ``None`` when anything about the endpoint is wrong.
+    """
+    before = where.error_count()
+    node = get_str(fields, "node", where)
+    if fields.get("node") in (None, ""):
+        where.at("node").error("is required: the inventory host that enforces this endpoint")
     interface = get_str(fields, "interfaceName", where) or None
     if interface is not None and (problem := check_interface_name(interface)):
         where.at("interfaceName").error(problem)
-    ips = [parse_ip(item, where.at("expectedIPs", index)) for index, item in enumerate(get_list(fields, "expectedIPs", where))]
-    if interface is None and not ips:
+    raw_ips = get_list(fields, "expectedIPs", where)
+    ips = [parse_ip(item, where.at("expectedIPs", index)) for index, item in enumerate(raw_ips)]
+    if fields.get("interfaceName") in (None, "") and not raw_ips:
         where.error("at least one of interfaceName or expectedIPs must be given")
     if get_list(fields, "profiles", where):
         where.at("profiles").error("profiles are not supported: express their rules as a GlobalNetworkPolicy")
     ports = _load_endpoint_ports(get_list(fields, "ports", where), where.at("ports"))
-    if node is None or None in ips or ports is None:
+    if node is None or None in ips or ports is None or where.error_count() > before:
         return None
     return HostEndpoint(
         name=name,
@@ -104,16 +111,18 @@ def _load_endpoint_port(value: Any, where: Where) -> EndpointPort | None:
         return None
     fields = canonical_fields(raw, ("name", "protocol", "port"), where)
     name = get_str(fields, "name", where, required=True)
-    protocol = get_str(fields, "protocol", where, required=True)
-    port = as_int(fields["port"], where.at("port"), "a port", 1, 65535) if "port" in fields else None
-    if "port" not in fields:
-        where.at("port").error("is required")
     if name is not None and (problem := check_endpoint_port_name(name)):
         where.at("name").error(problem)
         name = None
+    protocol = get_str(fields, "protocol", where, required=True)
     if protocol is not None and protocol not in ENDPOINT_PORT_PROTOCOLS:
-        where.at("protocol").error(f"invalid protocol {protocol!r}: expected TCP, UDP or SCTP")
+        hint = next((p for p in ENDPOINT_PORT_PROTOCOLS if p.lower() == protocol.lower()), None)
+        suffix = f"; did you mean {hint!r}?" if hint else ""
+        where.at("protocol").error(f"invalid protocol {protocol!r}: expected TCP, UDP or SCTP{suffix}")
         protocol = None
+    if fields.get("port") is None:
+        where.at("port").error("is required")
+    port = as_int(fields["port"], where.at("port"), "a port", 1, 65535) if fields.get("port") is not None else None
     if name is None or protocol is None or port is None:
         return None
     return EndpointPort(name, protocol, port)
@@ -122,9 +131,11 @@ def _load_endpoint_port(value: Any, where: Where) -> EndpointPort | None:
 def load_network_set(
     name: str, labels: Mapping[str, str], fields: Mapping[str, Any], where: Where, label_where: Where, origin: str
 ) -> GlobalNetworkSet | None:
+    """Build a network set; ``None`` when anything about it is wrong."""
+    before = where.error_count()
     if RESERVED_NETWORK_SET_LABEL in labels:
-        label_where.at(RESERVED_NETWORK_SET_LABEL).error("this label is reserved for Kubernetes namespaces")
+        label_where.at(RESERVED_NETWORK_SET_LABEL).error("is reserved for Kubernetes namespaces; a network set cannot have it")
     nets = [parse_net(item, where.at("nets", index), strict=False) for index, item in enumerate(get_list(fields, "nets", where))]
-    if None in nets:
+    if None in nets or where.error_count() > before:
         return None
     return GlobalNetworkSet(name, tuple(n for n in nets if n is not None), frozen_labels(labels), origin)

@@ -106,5 +106,11 @@ class Where:
     def error(self, message: str) -> None:
         self.problems.add(self.source, self.path, message)
 
+    def error_count(self) -> int:
+        """How many errors have been reported so far (anywhere): loaders compare the count
+        before and after loading a part, to skip cross-checks on a part already found wrong
+        instead of piling a second, derived message on the first."""
+        return len(self.problems.items)
+
     def warn(self, message: str) -> None:
         self.problems.warn(self.source, self.path, message)

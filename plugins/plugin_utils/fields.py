@@ -58,7 +58,7 @@ def canonical_fields(
     given under both spellings, are reported. Fields in ``ignored`` are accepted and dropped.
     """
     allowed = list(allowed)
-    ignored = set(ignored)
+    ignored = set(ignored) | {snake_case(name) for name in ignored}
     aliases = {snake_case(name): name for name in allowed}
     aliases.update({name: name for name in allowed})
     result: dict[str, Any] = {}
@@ -67,7 +67,7 @@ def canonical_fields(
         if not isinstance(key, str):
             where.error(f"field names must be strings, got {type_name(key)} {key!r}")
             continue
-        if key in ignored or snake_case(key) in ignored:
+        if key in ignored:
             continue
         canonical = aliases.get(key)
         if canonical is None:
@@ -82,8 +82,12 @@ def canonical_fields(
 
 
 def _unknown_field_message(key: str, allowed: list[str]) -> str:
+    # The same letters in another case or with other underscores (``notnets``, ``IPVERSION``)
+    # can only mean the Calico name; otherwise the closest spelling, camelCase or snake_case.
+    folded = key.lower().replace("_", "")
+    close = [name for name in allowed if name.lower() == folded][:1]
     candidates = allowed + [snake_case(name) for name in allowed]
-    close = difflib.get_close_matches(key, candidates, n=1, cutoff=0.6)
+    close = close or difflib.get_close_matches(key, candidates, n=1, cutoff=0.6)
     if not close:
         close = difflib.get_close_matches(key.lower(), [c.lower() for c in candidates], n=1, cutoff=0.6)
         close = [c for c in candidates if c.lower() in close][:1]
@@ -144,17 +148,51 @@ def get_mapping(fields: Mapping[str, Any], name: str, where: Where) -> Mapping[s
     return value
 
 
+def is_decimal(text: str) -> bool:
+    """Whether ``text`` is a plain decimal number (ASCII digits only: ``str.isdigit`` also
+    accepts characters such as ``'²'`` that ``int()`` refuses)."""
+    return text.isascii() and text.isdigit()
+
+
 def as_int(value: Any, where: Where, what: str, low: int, high: int) -> int | None:
-    """An integer in [low, high]; digit strings are accepted (YAML often quotes numbers)."""
+    """An integer in [low, high]; digit strings are accepted (YAML often quotes numbers).
+
+    ``what`` names the value with its article (``"a port"``); out-of-range messages drop the
+    article: ``port 0 is out of range 1-65535``.
+    """
     if isinstance(value, bool):
-        where.error(f"expected {what} ({low}-{high}), got {type_name(value)}")
+        where.error(f"expected {what} ({low}-{high}), got {type_name(value)} {value!r}")
         return None
-    if isinstance(value, str) and value.isdigit():
+    if isinstance(value, str) and is_decimal(value):
         value = int(value)
     if not isinstance(value, int):
         where.error(f"expected {what} ({low}-{high}), got {type_name(value)} {value!r}")
         return None
     if not low <= value <= high:
-        where.error(f"{what} {value} is out of range {low}-{high}")
+        noun = re.sub(r"^(a|an) ", "", what)
+        where.error(f"{noun} {value} is out of range {low}-{high}")
         return None
     return value
+
+
+MAX_ANNOTATIONS_BYTES = 256 * 1024
+
+
+def check_annotations(value: Any, where: Where) -> None:
+    """Kubernetes' rules for annotations: strings to strings, at most 256 KiB in all."""
+    if value is None:
+        return
+    if not isinstance(value, Mapping):
+        where.error(f"expected a mapping of strings to strings, got {type_name(value)}")
+        return
+    size = 0
+    for key, text in value.items():
+        if not isinstance(key, str):
+            where.error(f"annotation names must be strings, got {type_name(key)} {key!r}")
+            continue
+        if not isinstance(text, str):
+            where.at(key).error(f"expected a string, got {type_name(text)}; quote it in YAML")
+            continue
+        size += len(key.encode()) + len(text.encode())
+    if size > MAX_ANNOTATIONS_BYTES:
+        where.error(f"annotations total {size} bytes; the limit is {MAX_ANNOTATIONS_BYTES}")

@@ -24,7 +24,7 @@ _RULE_PORT_NAME_RE = re.compile(r"^[a-zA-Z0-9_.-]{1,128}$")
 def check_resource_name(name: str) -> str | None:
     """Names of endpoints and network sets: a DNS-1123 subdomain of at most 253 characters."""
     if len(name) > 253:
-        return f"name is {len(name)} characters long; the limit is 253"
+        return f"is {len(name)} characters long; the limit is 253"
     if not _DNS_SUBDOMAIN_RE.match(name):
         return (
             f"invalid name {name!r}: expected lower case letters, digits, '-' and '.', "

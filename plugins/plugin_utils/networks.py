@@ -47,8 +47,14 @@ def parse_ip(value: Any, where: Where) -> IPAddress | None:
     try:
         return ipaddress.ip_address(value.strip())
     except ValueError:
+        pass
+    try:
+        interface = ipaddress.ip_interface(value.strip())
+    except ValueError:
         where.error(f"invalid IP address {value!r}: expected an IPv4 or IPv6 address such as 198.51.100.7")
         return None
+    where.error(f"invalid IP address {value!r}: expected an address without a prefix length; did you mean {interface.ip}?")
+    return None
 
 
 def ip_or_none(value: Any) -> IPAddress | None:

@@ -40,9 +40,15 @@ MAX_RULES = 1024
 
 
 def load_policy(name: str | None, fields: Mapping[str, Any], where: Where, name_where: Where, origin: str) -> GlobalNetworkPolicy | None:
-    """Build a policy from canonical spec fields; report every problem to ``where``."""
+    """Build a policy from canonical spec fields; report every problem to ``where``.
+
+    Returns ``None`` when anything about the policy is wrong, so that no half-valid policy
+    reaches the compiler.
+    """
+    before = where.error_count()
     name_ok = _check_name(name, name_where)
-    selector = load_selector(fields["selector"], where.at("selector")) if fields.get("selector") else parse_selector("")
+    selector_value = fields.get("selector")
+    selector = parse_selector("") if selector_value is None or selector_value == "" else load_selector(selector_value, where.at("selector"))
     order = _load_order(fields.get("order"), where.at("order"))
     ingress = _load_rules(fields, "ingress", where)
     egress = _load_rules(fields, "egress", where)
@@ -50,7 +56,7 @@ def load_policy(name: str | None, fields: Mapping[str, Any], where: Where, name_
     flags = {flag: get_bool(fields, flag, where) for flag in ("applyOnForward", "preDNAT", "doNotTrack")}
     _check_tier(fields.get("tier"), where.at("tier"))
     _check_workload_scoping(fields, where)
-    if not name_ok or selector is None or types is None or ingress is None or egress is None:
+    if where.error_count() > before or not name_ok or selector is None or types is None or ingress is None or egress is None:
         return None
     policy = GlobalNetworkPolicy(
         name=name or "",
@@ -64,7 +70,9 @@ def load_policy(name: str | None, fields: Mapping[str, Any], where: Where, name_
         do_not_track=flags["doNotTrack"],
         origin=origin,
     )
-    _check_stage_constraints(policy, where)
+    _check_stage_constraints(policy, where, types_given=bool(fields.get("types")))
+    if where.error_count() > before:
+        return None
     _warn_ignored_rules(policy, where)
     return policy
 
@@ -112,36 +120,41 @@ def _load_types(value: Any, where: Where, *, has_ingress: bool, has_egress: bool
         where.error(f"expected a list of Ingress and/or Egress, got {type_name(value)}")
         return None
     seen: list[str] = []
+    ok = True
     for index, item in enumerate(value):
         if item not in (INGRESS, EGRESS):
-            where.at(index).error(f"invalid type {item!r}: expected Ingress or Egress")
-            return None
-        if item in seen:
+            hint = next((t for t in (INGRESS, EGRESS) if isinstance(item, str) and t.lower() == item.lower()), None)
+            suffix = f"; did you mean {hint!r}?" if hint else ""
+            where.at(index).error(f"invalid type {item!r}: expected Ingress or Egress{suffix}")
+            ok = False
+        elif item in seen:
             where.at(index).error(f"{item!r} is given more than once")
-            return None
-        seen.append(item)
-    return tuple(t for t in (INGRESS, EGRESS) if t in seen)
+            ok = False
+        else:
+            seen.append(item)
+    return tuple(t for t in (INGRESS, EGRESS) if t in seen) if ok else None
 
 
 def _check_tier(value: Any, where: Where) -> None:
     if value not in (None, "", "default"):
-        where.error(f"tier {value!r} is not supported: every policy is in the 'default' tier")
+        where.error(f"{value!r} is not supported: every policy is in the 'default' tier")
 
 
 def _check_workload_scoping(fields: Mapping[str, Any], where: Where) -> None:
     for name in ("namespaceSelector", "serviceAccountSelector"):
         if fields.get(name):
             where.at(name).error(
-                f"{name} scopes a policy to Kubernetes workloads; a policy with it never selects a host endpoint"
+                "scopes a policy to Kubernetes workloads; a policy with it never selects a host endpoint"
             )
 
 
-def _check_stage_constraints(policy: GlobalNetworkPolicy, where: Where) -> None:
+def _check_stage_constraints(policy: GlobalNetworkPolicy, where: Where, *, types_given: bool) -> None:
     if policy.pre_dnat and policy.do_not_track:
         where.error("preDNAT and doNotTrack cannot both be true")
     if policy.pre_dnat and policy.egress:
         where.at("egress").error("a preDNAT policy cannot have egress rules")
-    if policy.pre_dnat and EGRESS in policy.types:
+    if policy.pre_dnat and EGRESS in policy.types and types_given:
+        # When types was left out, Egress comes from the egress rules, already reported above.
         where.at("types").error("a preDNAT policy cannot have the Egress type")
     if (policy.pre_dnat or policy.do_not_track) and not policy.apply_on_forward:
         flag = "preDNAT" if policy.pre_dnat else "doNotTrack"

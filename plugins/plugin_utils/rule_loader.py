@@ -19,10 +19,13 @@ from ansible_collections.palisade.firewall.plugins.plugin_utils.errors import Wh
 from ansible_collections.palisade.firewall.plugins.plugin_utils.fields import (
     as_int,
     canonical_fields,
+    check_annotations,
     get_list,
     get_mapping,
     get_str,
+    is_decimal,
     require_mapping,
+    snake_case,
     type_name,
 )
 from ansible_collections.palisade.firewall.plugins.plugin_utils.names import is_rule_port_name
@@ -84,6 +87,8 @@ def load_rule(value: Any, where: Where) -> Rule | None:
     raw = require_mapping(value, where, "a rule (a mapping with at least 'action')")
     if raw is None:
         return None
+    before = where.error_count()
+    raw = _misplaced(raw, ENTITY_FIELDS, "belongs in source or destination, not in the rule itself", where)
     fields = canonical_fields(raw, RULE_FIELDS, where)
     action = _load_action(fields, where)
     protocol = _load_protocol(fields, "protocol", where)
@@ -94,13 +99,15 @@ def load_rule(value: Any, where: Where) -> Rule | None:
     source = load_entity_rule(fields.get("source"), where.at("source"))
     destination = load_entity_rule(fields.get("destination"), where.at("destination"))
     _refuse_unsupported_rule_fields(fields, where)
-    if action is None or source is None or destination is None:
+    # A field already found wrong was left out (a bad protocol reads as no protocol): the
+    # cross-field checks would only add a derived second message, so they wait for a clean rule.
+    if where.error_count() > before or action is None or source is None or destination is None:
         return None
     rule = Rule(action, protocol, not_protocol, icmp, not_icmp, ip_version, source, destination)
     _check_ports_need_protocol(rule, where)
     _check_icmp(rule, where)
     _check_nets_family(rule, where)
-    return rule
+    return None if where.error_count() > before else rule
 
 
 def _load_action(fields: Mapping[str, Any], where: Where) -> str | None:
@@ -120,12 +127,16 @@ def _load_protocol(fields: Mapping[str, Any], name: str, where: Where) -> Protoc
     if value is None:
         return None
     here = where.at(name)
-    if isinstance(value, str) and not value.isdigit():
+    expected = "expected TCP, UDP, ICMP, ICMPv6, SCTP, UDPLite or a number 1-255"
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        here.error(f"invalid protocol {value!r}: {expected}")
+        return None
+    if isinstance(value, str) and not is_decimal(value):
         if value in PROTOCOL_NUMBERS:
             return Protocol(PROTOCOL_NUMBERS[value], value)
         hint = next((p for p in PROTOCOL_NUMBERS if p.lower() == value.lower()), None)
         suffix = f"; did you mean {hint!r}?" if hint else ""
-        here.error(f"invalid protocol {value!r}: expected TCP, UDP, ICMP, ICMPv6, SCTP, UDPLite or a number 1-255{suffix}")
+        here.error(f"invalid protocol {value!r}: {expected}{suffix}")
         return None
     number = as_int(value, here, "a protocol number", 1, 255)
     return None if number is None else Protocol(number)
@@ -143,7 +154,10 @@ def _load_icmp(fields: Mapping[str, Any], name: str, where: Where) -> IcmpMatch 
     icmp_type = None if icmp.get("type") is None else as_int(icmp["type"], here.at("type"), "an ICMP type", 0, 254)
     code = None if icmp.get("code") is None else as_int(icmp["code"], here.at("code"), "an ICMP code", 0, 255)
     if icmp.get("type") is None:
-        here.error("an ICMP code needs an ICMP type" if icmp.get("code") is not None else "'type' is required")
+        if icmp.get("code") is not None:
+            here.at("code").error("an ICMP code needs an ICMP type: add 'type'")
+        else:
+            here.at("type").error("is required")
         return None
     if icmp_type is None or (icmp.get("code") is not None and code is None):
         return None
@@ -163,36 +177,69 @@ def _load_ip_version(fields: Mapping[str, Any], where: Where) -> int | None:
 def _refuse_unsupported_rule_fields(fields: Mapping[str, Any], where: Where) -> None:
     if fields.get("http") is not None:
         where.at("http").error("HTTP matches need Calico's application layer policy, which host firewalls cannot enforce")
-    if fields.get("metadata") is not None:
-        get_mapping(fields, "metadata", where)
+    metadata = get_mapping(fields, "metadata", where)
+    if metadata:
+        here = where.at("metadata")
+        check_annotations(canonical_fields(metadata, ("annotations",), here).get("annotations"), here.at("annotations"))
 
 
 def load_entity_rule(value: Any, where: Where) -> EntityRule | None:
     if value is None:
         return EntityRule()
-    raw = require_mapping(value, where)
+    raw = require_mapping(value, where, "a mapping (nets, notNets, selector, notSelector, ports, notPorts)")
     if raw is None:
         return None
+    before = where.error_count()
+    side = where.path.rpartition(".")[2] or "source or destination"
+    raw = _misplaced(raw, RULE_FIELDS, f"belongs to the rule itself, not to {side}", where)
     fields = canonical_fields(raw, ENTITY_FIELDS, where)
     nets = _load_nets(fields, "nets", where)
     not_nets = _load_nets(fields, "notNets", where)
-    for index, net in enumerate(not_nets):
-        if is_catch_all(net):
-            where.at("notNets", index).error(f"{net} in notNets matches every address, so the rule could never match")
-    selector = load_selector(fields["selector"], where.at("selector")) if fields.get("selector") else None
-    not_selector = load_selector(fields["notSelector"], where.at("notSelector")) if fields.get("notSelector") else None
+    selector = _optional_selector(fields, "selector", where)
+    not_selector = _optional_selector(fields, "notSelector", where)
     ports = _load_ports(fields, "ports", where)
     not_ports = _load_ports(fields, "notPorts", where)
     _check_namespace_scoping(fields, where)
+    if where.error_count() > before:
+        return None  # a bad entry was left out: never hand on a side that matches more or less than written
     return EntityRule(tuple(nets), tuple(not_nets), selector, not_selector, tuple(ports), tuple(not_ports))
+
+
+def _optional_selector(fields: Mapping[str, Any], name: str, where: Where) -> Selector | None:
+    """An EntityRule selector; absent, null or "" means no condition (unlike a policy's selector)."""
+    value = fields.get(name)
+    if value is None or value == "":
+        return None
+    return load_selector(value, where.at(name))
+
+
+def _misplaced(raw: Mapping[str, Any], elsewhere: tuple[str, ...], message: str, where: Where) -> Mapping[str, Any]:
+    """``raw`` without the fields that belong one level up or down (``ports`` written in the rule
+    instead of its ``destination``, ``protocol`` inside ``destination``): those are reported
+    with where they go, which says more than "unknown field"."""
+    names = {*elsewhere, *(snake_case(name) for name in elsewhere)}
+    kept = {}
+    for key, value in raw.items():
+        if isinstance(key, str) and key in names:
+            where.at(key).error(message)
+        else:
+            kept[key] = value
+    return kept
 
 
 def _load_nets(fields: Mapping[str, Any], name: str, where: Where) -> list[IPNetwork]:
     items = get_list(fields, name, where)
     if len(items) > MAX_NETS:
         where.at(name).error(f"{len(items)} entries; the limit is {MAX_NETS} (use a network set for more)")
-    nets = [parse_net(item, where.at(name, index), strict=True) for index, item in enumerate(items)]
-    return [net for net in nets if net is not None]
+    nets = []
+    for index, item in enumerate(items):
+        net = parse_net(item, where.at(name, index), strict=True)
+        if net is not None and name == "notNets" and is_catch_all(net):
+            where.at(name, index).error(f"{net} matches every address, so the rule would match no traffic")
+            net = None
+        if net is not None:
+            nets.append(net)
+    return nets
 
 
 def _load_ports(fields: Mapping[str, Any], name: str, where: Where) -> list[Port]:
@@ -211,17 +258,19 @@ def load_port(value: Any, where: Where) -> Port | None:
     if not isinstance(value, str):
         where.error(f"expected a port, a range such as '8000:8080' or a port name, got {type_name(value)}")
         return None
-    if value.isdigit():
+    if is_decimal(value):
         number = as_int(value, where, "a port", 1, 65535)
         return None if number is None else PortRange(number, number)
-    match = re.fullmatch(r"(\d+):(\d+)", value)
+    match = re.fullmatch(r"([0-9]+):([0-9]+)", value)
     if match:
         return _load_range(match.group(1), match.group(2), value, where)
-    if re.fullmatch(r"\d+-\d+", value):
+    if re.fullmatch(r"[0-9]+-[0-9]+", value):
         where.error(f"invalid port {value!r}: port ranges use ':'; did you mean {value.replace('-', ':')!r}?")
         return None
-    if not is_rule_port_name(value):
-        where.error(f"invalid port {value!r}: expected a port, a range such as '8000:8080' or a port name")
+    # A name must be able to match an endpoint's port name, which always has a letter: "-1" or
+    # "1.5" is a mistyped number, not a name.
+    if not is_rule_port_name(value) or not re.search("[a-zA-Z]", value):
+        where.error(f"invalid port {value!r}: expected a port 1-65535, a range such as '8000:8080' or a port name")
         return None
     return NamedPort(value)
 
@@ -241,7 +290,7 @@ def _check_namespace_scoping(fields: Mapping[str, Any], where: Where) -> None:
     namespace_selector = fields.get("namespaceSelector")
     if namespace_selector not in (None, "", "global()"):
         where.at("namespaceSelector").error(
-            "namespaceSelector selects Kubernetes namespaces, which host endpoints and network sets never have; "
+            "selects Kubernetes namespaces, which host endpoints and network sets never have; "
             "only global() (meaning no namespace) is accepted"
         )
     for name in ("serviceAccounts", "services"):
@@ -256,17 +305,23 @@ def _check_ports_need_protocol(rule: Rule, where: Where) -> None:
                 continue
             here = where.at(side_name, field_name)
             if rule.protocol is None:
-                named = any(isinstance(p, NamedPort) for p in ports)
+                # The collection's decision (semantics (j) 2): named ports need a protocol too,
+                # which is valid in every Calico release.
+                named = all(isinstance(p, NamedPort) for p in ports)
                 kind = "named ports" if named else "ports"
-                here.error(f"{kind} need protocol TCP, UDP or SCTP in the rule")
+                here.error(f"{kind} need the rule's protocol to be TCP, UDP or SCTP; the rule has no protocol")
             elif rule.protocol.number not in PORT_PROTOCOLS:
-                here.error(f"ports need protocol TCP, UDP or SCTP; protocol {rule.protocol} has no ports")
+                here.error(f"ports need the rule's protocol to be TCP, UDP or SCTP, not {rule.protocol}")
 
 
 def _check_icmp(rule: Rule, where: Where) -> None:
     for name, match in (("icmp", rule.icmp), ("notICMP", rule.not_icmp)):
-        if match is not None and (rule.protocol is None or rule.protocol.number not in ICMP_PROTOCOLS):
-            where.at(name).error("ICMP fields need protocol ICMP or ICMPv6")
+        if match is None:
+            continue
+        if rule.protocol is None:
+            where.at(name).error("ICMP fields need the rule's protocol to be ICMP or ICMPv6; the rule has no protocol")
+        elif rule.protocol.number not in ICMP_PROTOCOLS:
+            where.at(name).error(f"ICMP fields need the rule's protocol to be ICMP or ICMPv6, not {rule.protocol}")
     for name, protocol in (("protocol", rule.protocol), ("notProtocol", rule.not_protocol)):
         if protocol is None or protocol.number not in ICMP_PROTOCOLS or rule.ip_version is None:
             continue

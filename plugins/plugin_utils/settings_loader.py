@@ -11,6 +11,7 @@ FelixConfiguration named ``default``, the one named ``node.<inventory host>``, t
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
@@ -21,6 +22,7 @@ from ansible_collections.palisade.firewall.plugins.plugin_utils.fields import (
     canonical_fields,
     get_str,
     require_mapping,
+    snake_case,
     type_name,
 )
 from ansible_collections.palisade.firewall.plugins.plugin_utils.networks import parse_net
@@ -87,6 +89,18 @@ FELIX_FIELDS_IGNORED = (
     "nftablesMode",
 )
 
+# Felix fields whose behaviour the collection implements in one way only: their Calico default.
+# Accepted when they say just that (as an exported FelixConfiguration often does), refused
+# otherwise rather than silently doing something else.  Field -> (supported value, valid values).
+FELIX_FIELDS_DEFAULT_ONLY = {
+    "iptablesFilterAllowAction": ("Accept", ("Accept", "Return")),
+    "iptablesMangleAllowAction": ("Accept", ("Accept", "Return")),
+    "iptablesFilterDenyAction": ("Drop", ("Drop", "Reject")),
+}
+
+_LOG_PREFIX_RE = re.compile(r"^[A-Za-z0-9:/_.-]{1,27}$")
+_INTERFACE_PREFIX_RE = re.compile(r"^[a-zA-Z0-9_.-]{1,15}$")
+
 
 def load_settings_variables(host_vars: Mapping[str, Any], where: Where) -> dict[str, Any]:
     """Settings given as ``palisade_*`` variables of one host."""
@@ -101,10 +115,16 @@ def load_settings_variables(host_vars: Mapping[str, Any], where: Where) -> dict[
 
 def load_felix_configuration(spec: Mapping[str, Any], where: Where) -> dict[str, Any]:
     """Settings given by a FelixConfiguration manifest's spec."""
-    fields = canonical_fields(spec, FELIX_FIELDS, where, ignored=FELIX_FIELDS_IGNORED)
+    fields = canonical_fields(spec, [*FELIX_FIELDS, *FELIX_FIELDS_DEFAULT_ONLY], where, ignored=FELIX_FIELDS_IGNORED)
+    ignored = {*FELIX_FIELDS_IGNORED, *(snake_case(name) for name in FELIX_FIELDS_IGNORED)}
     for name in spec:
-        if name in FELIX_FIELDS_IGNORED:
+        if name in ignored:
             where.at(name).warn("ignored: this Felix setting has no effect on host firewalls")
+    for name, (supported, valid) in FELIX_FIELDS_DEFAULT_ONLY.items():
+        if fields.get(name) is not None:
+            value = _load_choice(fields[name], valid, where.at(name), case_insensitive=True)
+            if value is not None and value != supported:
+                where.at(name).error(f"only {supported} (Calico's default) is supported, got {fields[name]!r}")
     values: dict[str, Any] = {}
     for name, setting in FELIX_FIELDS.items():
         if fields.get(name) is not None:
@@ -125,7 +145,7 @@ def _load_setting(setting: str, value: Any, where: Where, *, felix: bool) -> Any
     if setting.startswith("failsafe_"):
         return _load_failsafe_list(value, where)
     if setting == "default_endpoint_to_host_action":
-        return _load_choice(value, ENDPOINT_TO_HOST_ACTIONS, where, case_insensitive=felix)
+        return _load_choice(value, ENDPOINT_TO_HOST_ACTIONS, where, case_insensitive=True)
     if setting == "chain_insert_mode":
         return _load_choice(value, INSERT_MODES, where, case_insensitive=True)
     if setting == "interface_prefixes":
@@ -139,9 +159,16 @@ def _load_setting(setting: str, value: Any, where: Where, *, felix: bool) -> Any
 
 
 def _load_log_prefix(value: Any, where: Where) -> str | None:
-    """The kernel truncates LOG prefixes at 29 characters; refuse rather than cut silently."""
-    if not isinstance(value, str) or not value or len(value) > 27:
-        where.error(f"expected a string of 1-27 characters, got {type_name(value)} {value!r}")
+    """The kernel truncates LOG prefixes at 29 characters; refuse rather than cut silently.
+
+    Characters are Calico's minus ``%`` (its substitutions are not implemented) and the space
+    (so the prefix never needs quoting in a ruleset).
+    """
+    if not isinstance(value, str) or not _LOG_PREFIX_RE.match(value):
+        where.error(
+            "expected 1-27 characters of letters, digits, ':', '/', '_', '.' and '-', "
+            f"got {type_name(value)} {value!r}"
+        )
         return None
     return value
 
@@ -158,10 +185,17 @@ def _load_choice(value: Any, choices: tuple[str, ...], where: Where, *, case_ins
 def _load_prefixes(value: Any, where: Where, *, comma_string: bool) -> tuple[str, ...] | None:
     if comma_string and isinstance(value, str):
         value = [part.strip() for part in value.split(",") if part.strip()]
-    if not isinstance(value, list) or not all(isinstance(item, str) and item for item in value):
+    if not isinstance(value, list):
         where.error(f"expected a list of interface name prefixes, got {type_name(value)} {value!r}")
         return None
-    return tuple(value)
+    ok = True
+    for index, item in enumerate(value):
+        if not isinstance(item, str) or not _INTERFACE_PREFIX_RE.match(item):
+            where.at(index).error(
+                f"expected an interface name prefix (1-15 of letters, digits, '_', '.', '-'), got {type_name(item)} {item!r}"
+            )
+            ok = False
+    return tuple(value) if ok else None
 
 
 def _load_failsafe_list(value: Any, where: Where) -> tuple[FailsafePort, ...] | None:
@@ -178,15 +212,15 @@ def _load_failsafe_entry(value: Any, where: Where) -> FailsafePort | None:
     raw = require_mapping(value, where, "a mapping with protocol, port and optionally net")
     if raw is None:
         return None
+    before = where.error_count()
     fields = canonical_fields(raw, ("protocol", "port", "net"), where)
-    protocol = get_str(fields, "protocol", where, default="tcp")
+    protocol = get_str(fields, "protocol", where, default="tcp")  # Felix's default too
     if protocol is not None and protocol.lower() not in ("tcp", "udp"):
         where.at("protocol").error(f"invalid protocol {protocol!r}: expected tcp or udp")
-        protocol = None
-    if "port" not in fields:
+    if fields.get("port") is None:
         where.at("port").error("is required")
-    port = as_int(fields.get("port"), where.at("port"), "a port", 1, 65535) if "port" in fields else None
+    port = as_int(fields["port"], where.at("port"), "a port", 1, 65535) if fields.get("port") is not None else None
     net = parse_net(fields["net"], where.at("net"), strict=True) if fields.get("net") is not None else None
-    if protocol is None or port is None or (fields.get("net") is not None and net is None):
+    if protocol is None or port is None or where.error_count() > before:
         return None
     return FailsafePort(protocol.lower(), port, net)
