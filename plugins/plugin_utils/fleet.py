@@ -42,6 +42,7 @@ from ansible_collections.palisade.firewall.plugins.plugin_utils.settings_loader 
     build_settings,
     load_settings_variables,
 )
+from ansible_collections.palisade.firewall.plugins.plugin_utils.variables import check_variable_names
 
 FLEET_WIDE_VARIABLES = (POLICIES_VAR, NETWORK_SETS_VAR, RESOURCES_VAR)
 HOST_ENDPOINTS_VAR = "palisade_host_endpoints"
@@ -151,6 +152,7 @@ def _check_felix_names(catalog: Catalog, names: set[str], problems: Problems) ->
 
 def _load_host(host: HostInput, catalog: Catalog, problems: Problems) -> Host:
     where = Where(f"host {host.name}", problems)
+    check_variable_names(host.variables, where)
     labels = host_labels(host.name, host.groups, host.variables, where)
     settings = build_settings(
         catalog.felix.get("default", {}),
@@ -181,6 +183,7 @@ def _compact_endpoints(host: HostInput, where: Where) -> list[HostEndpoint]:
 
 def _compact_endpoint(host: HostInput, index: int, item: Any, host_where: Where) -> HostEndpoint | None:
     where = host_where.at(HOST_ENDPOINTS_VAR, index)
+    before = where.error_count()
     raw = require_mapping(item, where, "an endpoint (a mapping with interfaceName and/or expectedIPs)")
     if raw is None:
         return None
@@ -200,7 +203,8 @@ def _compact_endpoint(host: HostInput, index: int, item: Any, host_where: Where)
         return None
     labels = load_labels(fields.get("labels"), where.at("labels"))
     source = f"{where.source}: {HOST_ENDPOINTS_VAR}[{index}] ({name})"
-    return load_host_endpoint(name, labels, fields, where, source)
+    endpoint = load_host_endpoint(name, labels, fields, where, source)
+    return None if where.error_count() > before else endpoint
 
 
 def _auto_endpoint(host: HostInput, declared: list[HostEndpoint], where: Where) -> list[HostEndpoint]:

@@ -171,3 +171,33 @@ def test_settings_precedence():
 def test_fleet_is_independent_of_input_order():
     hosts = fleet_of(("b", ["g"], {"palisade_host_endpoints": [{"interfaceName": "eth0"}]}), ("a", [], {"palisade_auto_host_endpoint": True}))
     assert load_fleet(hosts) == load_fleet(list(reversed(hosts)))
+
+
+TYPOS = [
+    ("palisade_label", {"palisade_label": {"role": "web"}}, ["host h1: palisade_label: unknown variable; did you mean 'palisade_labels'?"]),
+    (
+        "palisade_failsafe_inbound_ports",
+        {"palisade_failsafe_inbound_ports": []},
+        ["host h1: palisade_failsafe_inbound_ports: unknown variable; did you mean 'palisade_failsafe_inbound_host_ports'?"],
+    ),
+    ("palisade_host_endpoint", {"palisade_host_endpoint": []}, ["host h1: palisade_host_endpoint: unknown variable; did you mean 'palisade_host_endpoints'?"]),
+    ("single underscore label part", {"palisade_labels_web": {}}, ["host h1: palisade_labels_web: unknown variable; did you mean 'palisade_labels'?"]),
+]
+
+
+@pytest.mark.parametrize("variables, expected", [c[1:] for c in TYPOS], ids=[c[0] for c in TYPOS])
+def test_misspelled_variables(variables, expected):
+    assert errors_of(fleet_of(("h1", [], variables))) == expected
+
+
+def test_unrelated_palisade_variables_are_left_alone():
+    fleet = load_fleet(fleet_of(("h1", [], {"palisade_resolution": {"hosts": {}}, "palisade_labels__web": {"role": "web"}})))
+    assert fleet.hosts["h1"].labels["role"] == "web"
+
+
+def test_endpoint_with_an_unknown_field_is_not_kept():
+    errors = errors_of(fleet_of(("h1", [], {"palisade_host_endpoints": [{"interfaceName": "eth0", "expectedIP": ["198.51.100.1"]}]})))
+    assert errors == [
+        "host h1: palisade_host_endpoints[0].expectedIP: unknown field; did you mean 'expectedIPs'? "
+        "(expected one of: expectedIPs, interfaceName, labels, name, node, ports, profiles)"
+    ]
