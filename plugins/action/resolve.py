@@ -12,7 +12,7 @@ from ansible.plugins.action import ActionBase
 from ansible_collections.palisade.firewall.plugins.plugin_utils.errors import ValidationError
 from ansible_collections.palisade.firewall.plugins.plugin_utils.fleet import load_fleet
 from ansible_collections.palisade.firewall.plugins.plugin_utils.fleet_index import FleetIndex
-from ansible_collections.palisade.firewall.plugins.plugin_utils.inventory import host_inputs
+from ansible_collections.palisade.firewall.plugins.plugin_utils.inventory import fleet_inputs_from_task_vars
 from ansible_collections.palisade.firewall.plugins.plugin_utils.resolution import Resolver, resolution_to_dict
 
 ARGUMENT_SPEC = {
@@ -29,10 +29,9 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         task_vars = task_vars or {}
         _, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
-        hostvars = task_vars["hostvars"]
         wanted = args["hosts"] if args["hosts"] is not None else [task_vars["inventory_hostname"]]
         try:
-            fleet = load_fleet(host_inputs(task_vars["groups"], lambda host: hostvars[host]))
+            fleet = load_fleet(fleet_inputs_from_task_vars(task_vars))
         except ValidationError as err:
             return {**result, "failed": True, "msg": str(err), "problems": [str(p) for p in err.problems]}
         unknown = sorted(set(wanted) - set(fleet.hosts))

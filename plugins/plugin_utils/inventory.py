@@ -45,3 +45,9 @@ def host_inputs(
 
 def _wanted(name: str) -> bool:
     return name.startswith(VARIABLE_PREFIX) or name in EXTRA_VARIABLES
+
+
+def fleet_inputs_from_task_vars(task_vars: Mapping[str, Any]) -> list[HostInput]:
+    """The whole inventory as seen by an action plugin (``groups`` and ``hostvars``)."""
+    hostvars = task_vars["hostvars"]
+    return host_inputs(task_vars["groups"], lambda host: hostvars[host])

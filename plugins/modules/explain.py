@@ -1,0 +1,127 @@
+#!/usr/bin/python
+# Copyright: palisade.firewall contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Documentation of the controller-side action ``palisade.firewall.explain``."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: explain
+short_description: Explain what a host's firewall does with a packet, and why
+version_added: 0.1.0
+description:
+  - Compiles the firewall of O(host) from the inventory alone, exactly as the host would get it,
+    and walks a packet through it with a simulator of the compiled rules.
+  - Returns the verdict (C(allow), C(deny), or C(untouched) when no host endpoint governs the
+    packet and the kernel's other rules decide), what decided it (a conntrack rule, a failsafe
+    entry, a policy and rule index, the end-of-tier deny, the forward default), and the trace of
+    every table, chain and rule visited.
+  - Runs on the controller only; no host is contacted.
+options:
+  host:
+    description: The inventory host whose firewall decides.
+    type: str
+    required: true
+  in_interface:
+    description: Interface the packet arrives on. Omit for a packet the host itself sends.
+    type: str
+  out_interface:
+    description: Interface the packet leaves by. Omit for a packet delivered to the host itself.
+    type: str
+  src:
+    description: Source address, or an inventory host (its endpoint address in the packet's family).
+    type: str
+    required: true
+  dst:
+    description: Destination address, or an inventory host.
+    type: str
+    required: true
+  protocol:
+    description: C(TCP), C(UDP), C(ICMP), C(ICMPv6), C(SCTP), C(UDPLite) or a protocol number.
+    type: str
+    required: true
+  src_port:
+    description: Source port (TCP, UDP, SCTP).
+    type: int
+  dst_port:
+    description: Destination port (TCP, UDP, SCTP).
+    type: int
+  icmp_type:
+    description: ICMP or ICMPv6 type.
+    type: int
+  icmp_code:
+    description: ICMP or ICMPv6 code.
+    type: int
+  ct_state:
+    description: Connection tracking state of the packet.
+    type: str
+    default: NEW
+    choices: [NEW, ESTABLISHED, RELATED, INVALID]
+author:
+  - palisade.firewall contributors
+attributes:
+  action:
+    support: full
+    description: Runs on the controller as an action plugin.
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+  platform:
+    platforms: all
+    support: full
+    description: Contacts no host.
+seealso:
+  - module: palisade.firewall.resolve
+"""
+
+EXAMPLES = r"""
+- name: Is SSH from the management network allowed on my-host?
+  palisade.firewall.explain:
+    host: my-host
+    in_interface: eth0
+    src: 198.51.100.7
+    dst: my-host
+    protocol: TCP
+    dst_port: 22
+  register: ssh
+
+- name: Show the trace
+  ansible.builtin.debug:
+    var: ssh.report
+"""
+
+RETURN = r"""
+verdict:
+  description: C(allow), C(deny) or C(untouched).
+  returned: success
+  type: str
+  sample: allow
+decided_by:
+  description: The comment of the rule that decided, naming the policy and rule index, failsafe entry or default.
+  returned: success
+  type: str
+  sample: policy k8s-worker ingress rule 0
+trace:
+  description: Every table, chain and rule visited, in order.
+  returned: success
+  type: list
+  elements: dict
+report:
+  description: The trace as readable lines.
+  returned: success
+  type: list
+  elements: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+
+def main():
+    module = AnsibleModule(argument_spec={}, supports_check_mode=True)
+    module.fail_json(msg="palisade.firewall.explain runs on the controller as an action plugin; it cannot run on a host")
+
+
+if __name__ == "__main__":
+    main()
