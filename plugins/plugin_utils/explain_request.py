@@ -78,8 +78,10 @@ def _address(fleet: Fleet, option: str, text: str, family: int) -> IPAddress:
     host = fleet.hosts.get(text)
     if host is None:
         raise RequestError(f"{option}: {text!r} is neither an IP address nor an inventory host")
-    for endpoint in host.endpoints:
-        for candidate in endpoint.addresses:
-            if candidate.version == family:
-                return candidate
+    candidates = [a for endpoint in host.endpoints for a in endpoint.addresses]
+    if host.ansible_host is not None:
+        candidates.append(host.ansible_host)
+    for candidate in candidates:
+        if candidate.version == family:
+            return candidate
     raise RequestError(f"{option}: inventory host {text!r} has no known IPv{family} address (give its endpoints expectedIPs, or pass an address)")

@@ -31,6 +31,7 @@ from ansible_collections.palisade.firewall.plugins.plugin_utils.errors import Pr
 from ansible_collections.palisade.firewall.plugins.plugin_utils.fields import canonical_fields, get_str, require_mapping
 from ansible_collections.palisade.firewall.plugins.plugin_utils.labels import host_labels, load_labels
 from ansible_collections.palisade.firewall.plugins.plugin_utils.names import check_resource_name
+from ansible_collections.palisade.firewall.plugins.plugin_utils.networks import ip_or_none
 from ansible_collections.palisade.firewall.plugins.plugin_utils.resources import (
     EndpointPort,
     HostEndpoint,
@@ -82,6 +83,7 @@ class Host:
     labels: Mapping[str, str]
     settings: Settings
     endpoints: tuple[Endpoint, ...]
+    ansible_host: IPAddress | None = None  # when it is an IP: how the controller reaches the host
 
 
 @dataclass(frozen=True)
@@ -163,7 +165,13 @@ def _load_host(host: HostInput, catalog: Catalog, problems: Problems) -> Host:
     declared.extend(_auto_endpoint(host, declared, where))
     _check_interfaces(declared, settings, where)
     endpoints = tuple(_resolve_endpoint(endpoint, labels, host.variables) for endpoint in declared)
-    return Host(host.name, frozen_labels(labels), settings, tuple(sorted(endpoints, key=lambda e: e.name)))
+    return Host(
+        host.name,
+        frozen_labels(labels),
+        settings,
+        tuple(sorted(endpoints, key=lambda e: e.name)),
+        ip_or_none(host.variables.get("ansible_host")),
+    )
 
 
 def _compact_endpoints(host: HostInput, where: Where) -> list[HostEndpoint]:

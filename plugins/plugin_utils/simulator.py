@@ -280,6 +280,7 @@ class _State:
     mark: int = 0
     ct_state: str = "NEW"
     trace: list[Step] = field(default_factory=list)
+    mark_causes: dict[int, Step] = field(default_factory=dict)  # mark bit -> the step that set it
 
 
 @dataclass
@@ -293,6 +294,7 @@ class _Frame:
     chain: ir.Chain
     index: int
     path: tuple[str, ...]
+    entered_by: Step | None = None
 
 
 @dataclass(frozen=True)
@@ -341,8 +343,14 @@ def outcome_to_dict(outcome: Outcome) -> dict[str, Any]:
             {"table": s.table, "chain": s.chain, "result": s.result, "decided_by": s.decided_by} for s in outcome.stages
         ],
         "trace": [_step_to_dict(step) for step in outcome.trace],
-        "report": [str(step) for step in outcome.trace],
+        "report": [_headline(outcome)] + [str(step) for step in outcome.trace],
     }
+
+
+def _headline(outcome: Outcome) -> str:
+    if outcome.decided_by is None:
+        return f"verdict: {outcome.verdict} (no owned rule decided; the kernel's other rules do)"
+    return f"verdict: {outcome.verdict}, decided by: {outcome.decided_by}"
 
 
 def _step_to_dict(step: Step) -> dict[str, Any]:
@@ -408,7 +416,11 @@ def _walk(state: _State, table: ir.Table, start: ir.Chain) -> _Exit:
         step = _apply(state, table, frame.chain.name, index, rule)
         state.trace.append(step)
         kind = rule.verdict.kind
-        if kind in ("accept", "drop", "reject"):
+        if kind == "mark":
+            _record_mark_cause(state, rule, step, frame)
+        if kind == "accept":
+            return _Exit(kind, _cause(state, rule, step))
+        if kind in ("drop", "reject"):
             return _Exit(kind, step)
         if kind == "return":
             if not stack:
@@ -416,6 +428,34 @@ def _walk(state: _State, table: ir.Table, start: ir.Chain) -> _Exit:
             frame = stack.pop()
         elif kind in ("jump", "goto"):
             frame = _enter(table, stack, frame, rule.verdict, f"{table.name} {frame.chain.name} rule {index}")
+            frame.entered_by = step
+
+
+def _record_mark_cause(state: _State, rule: ir.Rule, step: Step, frame: _Frame) -> None:
+    """Remember why each mark bit was set, so a later accept on the mark names its reason.
+
+    An unconditional mark rule in a chain reached by jump or goto (a helper such as "allow")
+    is there because of the rule that sent the packet in, so that rule is the cause.
+    """
+    cause = frame.entered_by if rule.match == ir.Match() and frame.entered_by is not None else step
+    for bit in range(32):
+        flag = 1 << bit
+        if rule.verdict.mark_mask & flag:
+            if rule.verdict.mark_value & flag:
+                state.mark_causes[flag] = cause
+            else:
+                state.mark_causes.pop(flag, None)
+
+
+def _cause(state: _State, rule: ir.Rule, step: Step) -> Step:
+    """The step to credit for an accept: the rule itself, or, when it accepts on a mark, the
+    step that set that mark (the policy rule that allowed, not the generic accept)."""
+    for test in rule.match.marks:
+        if not test.negate and test.value:
+            lowest = test.value & -test.value
+            if lowest in state.mark_causes:
+                return state.mark_causes[lowest]
+    return step
 
 
 def _enter(table: ir.Table, stack: list[_Frame], frame: _Frame, verdict: ir.Verdict, where: str) -> _Frame:

@@ -1,0 +1,151 @@
+# Copyright: palisade.firewall contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Compiler behaviour that golden files show only indirectly: family splitting, OR expansion,
+named ports, warnings and errors naming the policy and rule."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import pytest
+
+from ansible_collections.palisade.firewall.plugins.plugin_utils import ir
+from ansible_collections.palisade.firewall.plugins.plugin_utils.compiler import CompileError, compile_host
+from ansible_collections.palisade.firewall.plugins.plugin_utils.fleet import HostInput, load_fleet
+from ansible_collections.palisade.firewall.plugins.plugin_utils.fleet_index import FleetIndex
+
+
+def compiled(policies, web_vars=None, others=()):
+    shared = {"palisade_policies": policies}
+    web = {
+        **shared,
+        "palisade_labels": {"role": "web"},
+        "palisade_host_endpoints": [{"interfaceName": "eth0", "expectedIPs": ["198.51.100.10", "2001:db8::10"]}],
+        **(web_vars or {}),
+    }
+    hosts = [HostInput("web1", (), web)] + [HostInput(name, (), {**shared, **variables}) for name, variables in others]
+    return compile_host(FleetIndex(load_fleet(hosts)), "web1")
+
+
+def policy_rules(result, family, chain="pal-pi-p"):
+    return result.ruleset(family).table("filter").chain(chain).rules
+
+
+def ingress(*rules, **extra):
+    return [{"name": "p", "selector": "role == 'web'", "ingress": list(rules), **extra}]
+
+
+FAMILY_CASES = [
+    ("no family constraint: both", {"action": "Allow", "protocol": "TCP"}, 1, 1),
+    ("ipVersion 4", {"action": "Allow", "ipVersion": 4}, 1, 0),
+    ("ipVersion 6", {"action": "Allow", "ipVersion": 6}, 0, 1),
+    ("ICMP is IPv4 only", {"action": "Allow", "protocol": "ICMP"}, 1, 0),
+    ("ICMPv6 is IPv6 only", {"action": "Allow", "protocol": "ICMPv6"}, 0, 1),
+    ("IPv4 nets: IPv6 rule omitted", {"action": "Deny", "source": {"nets": ["203.0.113.0/24"]}}, 1, 0),
+    ("IPv6 nets: IPv4 rule omitted", {"action": "Deny", "destination": {"nets": ["2001:db8::/64"]}}, 0, 1),
+    ("IPv4 notNets only constrain IPv4", {"action": "Allow", "source": {"notNets": ["203.0.113.0/24"]}}, 1, 1),
+    ("selector: both families", {"action": "Allow", "source": {"selector": "role == 'db'"}}, 1, 1),
+]
+
+
+@pytest.mark.parametrize("rule, v4, v6", [c[1:] for c in FAMILY_CASES], ids=[c[0] for c in FAMILY_CASES])
+def test_rules_are_written_per_family(rule, v4, v6):
+    result = compiled(ingress(rule))
+    assert (len(policy_rules(result, 4)), len(policy_rules(result, 6))) == (v4, v6)
+
+
+def test_notnets_of_the_other_family_leave_no_match():
+    result = compiled(ingress({"action": "Allow", "source": {"notNets": ["203.0.113.0/24"]}}))
+    assert policy_rules(result, 6)[0].match == ir.Match()
+    assert policy_rules(result, 4)[0].match.nets == (ir.NetMatch(ipaddress.ip_network("203.0.113.0/24"), "src", negate=True),)
+
+
+def test_more_than_15_port_slots_split_into_rules():
+    ports = list(range(1000, 1012)) + ["2000:2010", "3000:3010"]  # 12 + 2 + 2 = 16 slots
+    (first, second) = policy_rules(compiled(ingress({"action": "Allow", "protocol": "TCP", "destination": {"ports": ports}})), 4)
+    assert [len(p.spans) for p in first.match.dst_ports] == [13]
+    assert [s.first for s in second.match.dst_ports[0].spans] == [3000]
+    assert (first.comment, second.comment) == ("policy p ingress rule 0 part 0", "policy p ingress rule 0 part 1")
+
+
+def test_notports_past_15_slots_stay_in_one_rule():
+    ports = list(range(1000, 1020))
+    (rule,) = policy_rules(compiled(ingress({"action": "Deny", "protocol": "UDP", "destination": {"notPorts": ports}})), 4)
+    assert [(len(p.spans), p.negate) for p in rule.match.dst_ports] == [(15, True), (5, True)]
+
+
+def test_several_nets_become_one_set_and_adjacent_nets_merge():
+    nets = ["198.51.100.0/25", "198.51.100.128/25", "203.0.113.0/24"]
+    result = compiled(ingress({"action": "Allow", "source": {"nets": nets}}))
+    (rule,) = policy_rules(result, 4)
+    (ref,) = rule.match.sets
+    members = [str(m.net) for m in result.ruleset(4).ipset(ref.name).members]
+    assert members == ["198.51.100.0/24", "203.0.113.0/24"]
+    assert ref.name.startswith("pal-n4-")
+
+
+NAMED = {"palisade_labels": {"role": "db"}, "palisade_host_endpoints": [{"interfaceName": "eth0", "expectedIPs": ["198.51.100.20", "2001:db8::20"], "ports": [{"name": "pg", "protocol": "TCP", "port": 5432}, {"name": "pg", "protocol": "UDP", "port": 5433}]}]}
+
+
+def test_named_and_numeric_ports_are_alternatives():
+    policy = [{"name": "p", "selector": "role == 'web'", "egress": [{"action": "Allow", "protocol": "TCP", "destination": {"selector": "role == 'db'", "ports": [80, "pg"]}}]}]
+    result = compiled(policy, others=[("db1", NAMED)])
+    numeric, named = result.ruleset(4).table("filter").chain("pal-po-p").rules
+    assert numeric.match.dst_ports == (ir.Ports((ir.PortSpan(80, 80),)),)
+    port_set = result.ruleset(4).ipset(named.match.sets[-1].name)
+    assert port_set.kind == "hash:ip,port"
+    assert port_set.members == (ir.IpPortMember(ipaddress.ip_network("198.51.100.20/32"), 6, 5432),)
+    assert result.warnings == ()
+
+
+def test_a_named_port_nobody_declares_warns_naming_policy_and_rule():
+    policy = ingress({"action": "Allow", "protocol": "TCP", "destination": {"ports": ["http"]}})
+    result = compiled(policy, others=[("db1", NAMED)])
+    assert result.warnings == (
+        "policy p ingress rule 0: named port 'http' (TCP) is declared by no endpoint the rule's dst side matches; it matches nothing",
+    )
+
+
+def test_protocol_and_the_same_notprotocol_warn():
+    result = compiled(ingress({"action": "Allow", "protocol": "TCP", "notProtocol": "TCP"}))
+    assert policy_rules(result, 4) == ()
+    assert result.warnings == ("policy p ingress rule 0: protocol TCP and notProtocol TCP exclude each other; the rule matches nothing",)
+
+
+def test_endpoint_without_interface_is_a_compile_error():
+    with pytest.raises(CompileError) as info:
+        compiled([], web_vars={"palisade_host_endpoints": [{"name": "by-ip", "expectedIPs": ["198.51.100.10"]}]})
+    assert str(info.value) == (
+        "host web1: endpoint 'by-ip' (host web1: palisade_host_endpoints[0] (by-ip)) has no interfaceName; endpoints "
+        "found by expectedIPs alone are not supported: give its interfaceName"
+    )
+
+
+def test_do_not_track_on_the_wildcard_endpoint_is_ignored_with_a_warning():
+    policy = [{"name": "dnt", "selector": "role == 'web'", "doNotTrack": True, "applyOnForward": True, "ingress": [{"action": "Allow"}]}]
+    result = compiled(policy, web_vars={"palisade_host_endpoints": [{"interfaceName": "*"}]})
+    assert result.ruleset(4).table("raw") is None
+    assert result.warnings == ("policy dnt: doNotTrack policies do not apply to the '*' endpoint web1-all; ignored there",)
+
+
+def test_tables_and_hooks_only_where_needed():
+    plain = compiled(ingress({"action": "Allow"}))
+    assert [t.name for t in plain.ruleset(4).tables] == ["filter"]
+    assert [(h.table, h.builtin, h.target, h.position) for h in plain.ruleset(4).hooks] == [
+        ("filter", "INPUT", "pal-INPUT", "insert"),
+        ("filter", "FORWARD", "pal-FORWARD", "insert"),
+        ("filter", "OUTPUT", "pal-OUTPUT", "insert"),
+    ]
+    prednat = compiled(ingress({"action": "Allow"}, preDNAT=True, applyOnForward=True), web_vars={"palisade_chain_insert_mode": "append"})
+    assert [t.name for t in prednat.ruleset(6).tables] == ["mangle", "filter"]
+    assert {h.position for h in prednat.ruleset(6).hooks} == {"append"}
+
+
+def test_host_without_endpoints_owns_nothing():
+    result = compiled([], web_vars={"palisade_host_endpoints": []})
+    assert result.rulesets == (ir.Ruleset(4, (), (), ()), ir.Ruleset(6, (), (), ()))
+
+
+def test_compiling_twice_gives_identical_rulesets():
+    policy = ingress({"action": "Allow", "source": {"selector": "role == 'db'"}, "protocol": "TCP", "destination": {"ports": [1, 2, 3]}})
+    assert compiled(policy, others=[("db1", NAMED)]).rulesets == compiled(policy, others=[("db1", NAMED)]).rulesets
