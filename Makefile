@@ -10,7 +10,7 @@ export PYTHONPATH := $(COLLECTIONS)
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export ANSIBLE_NOCOLOR := 1
 
-.PHONY: setup test unit docs playbooks lint demo bench clean
+.PHONY: setup test unit kernel docs playbooks lint demo bench clean
 
 ## venv: the pinned controller tools (tests/requirements.txt)
 $(BIN)/.installed: tests/requirements.txt
@@ -27,10 +27,14 @@ $(LINK):
 setup: $(BIN)/.installed $(LINK)
 
 ## everything CI checks
-test: setup unit docs playbooks lint
+test: setup unit docs playbooks lint kernel
 
 unit: setup
 	$(BIN)/python -m pytest tests/unit
+
+## the kernel's own tools accept every golden file (root: throwaway network namespaces)
+kernel: setup
+	$(BIN)/python -m pytest tests/kernel
 
 ## every plugin renders with ansible-doc
 docs: setup
