@@ -382,20 +382,20 @@ HOST_CASES = [
     ("failsafe tcp 22", {"src_port": S, "dst_port": 22}, "allow", "failsafe inbound tcp 22", "filter"),
     ("failsafe wins over a Deny rule", {"src": "attacker", "src_port": S, "dst_port": 22}, "allow", "failsafe inbound tcp 22", "filter"),
     ("Deny rule", {"src": "attacker", "src_port": S, "dst_port": 80}, "deny", "policy web ingress rule 0", "filter"),
-    ("Allow from a hash:net set", {"src": "client", "src_port": S, "dst_port": 80}, "allow", BY_POLICY, "filter"),
+    ("Allow from a hash:net set", {"src": "client", "src_port": S, "dst_port": 80}, "allow", "policy web ingress rule 2", "filter"),
     ("not in the hash:net set", {"src_port": S, "dst_port": 443}, "deny", TIER_END, "filter"),
-    ("port in a range", {"src_port": S, "dst_port": 8050}, "allow", BY_POLICY, "filter"),
-    ("range start", {"src_port": S, "dst_port": 8000}, "allow", BY_POLICY, "filter"),
-    ("range end", {"src_port": S, "dst_port": 8099}, "allow", BY_POLICY, "filter"),
+    ("port in a range", {"src_port": S, "dst_port": 8050}, "allow", "policy web ingress rule 3", "filter"),
+    ("range start", {"src_port": S, "dst_port": 8000}, "allow", "policy web ingress rule 3", "filter"),
+    ("range end", {"src_port": S, "dst_port": 8099}, "allow", "policy web ingress rule 3", "filter"),
     ("port excluded from the range (and logged)", {"src_port": S, "dst_port": 8080}, "deny", TIER_END, "filter"),
     ("past the range", {"src_port": S, "dst_port": 8100}, "deny", TIER_END, "filter"),
-    ("named port tcp in hash:ip,port", {"src_port": S, "dst_port": 9100}, "allow", BY_POLICY, "filter"),
-    ("named port udp in hash:ip,port", {"protocol": "udp", "src_port": S, "dst_port": 9101}, "allow", BY_POLICY, "filter"),
+    ("named port tcp in hash:ip,port", {"src_port": S, "dst_port": 9100}, "allow", "policy web ingress rule 4", "filter"),
+    ("named port udp in hash:ip,port", {"protocol": "udp", "src_port": S, "dst_port": 9101}, "allow", "policy web ingress rule 4", "filter"),
     ("named port, other protocol", {"protocol": "udp", "src_port": S, "dst_port": 9100}, "deny", TIER_END, "filter"),
     ("named port, other address", {"dst": "etcd", "src_port": S, "dst_port": 9100}, "deny", TIER_END, "filter"),
-    ("ICMP echo", {"protocol": "icmp", "icmp_type": "echo"}, "allow", BY_POLICY, "filter"),
-    ("ICMP echo with a code", {"protocol": "icmp", "icmp_type": "echo", "icmp_code": 0}, "allow", BY_POLICY, "filter"),
-    ("ICMP type and code", {"protocol": "icmp", "icmp_type": "unreachable", "icmp_code": "port"}, "allow", BY_POLICY, "filter"),
+    ("ICMP echo", {"protocol": "icmp", "icmp_type": "echo"}, "allow", "policy web ingress rule 5", "filter"),
+    ("ICMP echo with a code", {"protocol": "icmp", "icmp_type": "echo", "icmp_code": 0}, "allow", "policy web ingress rule 5", "filter"),
+    ("ICMP type and code", {"protocol": "icmp", "icmp_type": "unreachable", "icmp_code": "port"}, "allow", "policy web ingress rule 6", "filter"),
     ("ICMP other code", {"protocol": "icmp", "icmp_type": "unreachable", "icmp_code": 0}, "deny", TIER_END, "filter"),
     ("ICMP code unknown: a code test cannot match", {"protocol": "icmp", "icmp_type": "unreachable"}, "deny", TIER_END, "filter"),
     ("ICMP type unknown", {"protocol": "icmp"}, "deny", TIER_END, "filter"),
@@ -403,8 +403,8 @@ HOST_CASES = [
     ("negated source ports", {"src_port": 80, "dst_port": 5000}, "deny", "policy web ingress rule 8", "filter"),
     ("unknown source port matches no port test", {"dst_port": 5000}, "deny", TIER_END, "filter"),
     ("reject", {"src_port": S, "dst_port": 23}, "deny", "policy zz ingress rule 1", "filter"),
-    ("second policy allows", {"src_port": S, "dst_port": 25}, "allow", BY_POLICY, "filter"),
-    ("negated protocol", {"src": "mgmt", "protocol": "udp", "src_port": S, "dst_port": 7777}, "allow", BY_POLICY, "filter"),
+    ("second policy allows", {"src_port": S, "dst_port": 25}, "allow", "policy zz ingress rule 0", "filter"),
+    ("negated protocol", {"src": "mgmt", "protocol": "udp", "src_port": S, "dst_port": 7777}, "allow", "policy zz ingress rule 2", "filter"),
     ("negated protocol refuses tcp", {"src": "mgmt", "src_port": S, "dst_port": 7777}, "deny", TIER_END, "filter"),
     ("failsafe with a net", {"src": "mgmt", "src_port": S, "dst_port": 2379}, "allow", "failsafe inbound tcp 2379 from mgmt", "filter"),
     ("failsafe net excludes others", {"src_port": S, "dst_port": 2379}, "deny", TIER_END, "filter"),
@@ -412,19 +412,19 @@ HOST_CASES = [
     ("established", {"src_port": S, "dst_port": 5000, "ct_state": "ESTABLISHED"}, "allow", EST, "filter"),
     ("related", {"protocol": "icmp", "icmp_type": "unreachable", "icmp_code": 0, "ct_state": "RELATED"}, "allow", EST, "filter"),
     ("invalid: dropped in mangle", {"src_port": S, "dst_port": 22, "ct_state": "INVALID"}, "deny", "conntrack: invalid packet", "mangle"),
-    ("doNotTrack allow reaches filter by mark", {"src": "mgmt", "protocol": "udp", "src_port": S, "dst_port": 4789}, "allow", EARLIER, "filter"),
+    ("doNotTrack allow reaches filter by mark", {"src": "mgmt", "protocol": "udp", "src_port": S, "dst_port": 4789}, "allow", "policy dnt ingress rule 0", "filter"),
     ("doNotTrack deny", {"src_port": S, "dst_port": 6379}, "deny", "policy dnt ingress rule 1", "raw"),
     ("preDNAT deny", {"src_port": S, "dst_port": 31000}, "deny", "policy nodeports ingress rule 0", "mangle"),
-    ("preDNAT allow reaches filter by mark", {"src": "mgmt", "src_port": S, "dst_port": 31000}, "allow", EARLIER, "filter"),
+    ("preDNAT allow reaches filter by mark", {"src": "mgmt", "src_port": S, "dst_port": 31000}, "allow", "policy nodeports ingress rule 1", "filter"),
     ("interface without endpoint", {"in_interface": "eth1", "src_port": S, "dst_port": 80}, "untouched", None, None),
     ("loopback", {"in_interface": "lo", "src_port": S, "dst_port": 80}, "untouched", None, None),
     ("workload to host", {"in_interface": "cali1234", "src_port": S, "dst_port": 80}, "deny", "workload to host: Drop", "filter"),
     # sent by the host through eth0
-    ("egress to a hash:net set", {**OUT, "dst": "etcd", "src_port": S, "dst_port": 2379}, "allow", BY_POLICY, "filter"),
+    ("egress to a hash:net set", {**OUT, "dst": "etcd", "src_port": S, "dst_port": 2379}, "allow", "policy web egress rule 0", "filter"),
     ("egress not in the set", {**OUT, "dst": "stranger", "src_port": S, "dst_port": 2379}, "deny", EGRESS_END, "filter"),
     ("failsafe outbound with a net", {**OUT, "dst": "mgmt", "src_port": S, "dst_port": 2379}, "allow", "failsafe outbound tcp 2379 to mgmt", "filter"),
     ("failsafe outbound udp 53", {**OUT, "dst": "stranger", "protocol": "udp", "src_port": S, "dst_port": 53}, "allow", "failsafe outbound udp 53", "filter"),
-    ("negated net allows", {**OUT, "dst": "stranger", "src_port": S, "dst_port": 443}, "allow", BY_POLICY, "filter"),
+    ("negated net allows", {**OUT, "dst": "stranger", "src_port": S, "dst_port": 443}, "allow", "policy web egress rule 1", "filter"),
     ("negated net refuses", {**OUT, "dst": "mgmt", "src_port": S, "dst_port": 443}, "deny", EGRESS_END, "filter"),
     ("failsafe is directional", {**OUT, "dst": "stranger", "src_port": S, "dst_port": 22}, "deny", EGRESS_END, "filter"),
     ("egress established", {**OUT, "dst": "stranger", "src_port": 22, "dst_port": S, "ct_state": "ESTABLISHED"}, "allow", EST, "filter"),
@@ -436,18 +436,18 @@ HOST_CASES = [
         "doNotTrack egress allow",
         {**OUT, "dst": "mgmt", "protocol": "udp", "src_port": 4789, "dst_port": 4789},
         "allow",
-        "allowed by an earlier stage (doNotTrack policy)",
+        "policy dnt egress rule 0",
         "filter",
     ),
     # forwarded
-    ("forward allowed by an applyOnForward policy", {**FWD, "dst": "client", "src_port": S, "dst_port": 80}, "allow", "forwarded traffic allowed", "filter"),
+    ("forward allowed by an applyOnForward policy", {**FWD, "dst": "client", "src_port": S, "dst_port": 80}, "allow", "policy fwd ingress rule 0", "filter"),
     ("forward: end of tier", {**FWD, "dst": "client", "src_port": S, "dst_port": 22}, "deny", FORWARD_END, "filter"),
     ("forward: Pass leaves it undecided", {**FWD, "dst": "client", "protocol": "udp", "src_port": S, "dst_port": 53}, "untouched", None, None),
     (
         "forward into the endpoint: allowed by default",
         {"in_interface": "eth1", "out_interface": "eth0", "dst": "client", "src_port": S, "dst_port": 22},
         "allow",
-        "forwarded traffic allowed",
+        "forwarded traffic is allowed: no applyOnForward policy selects h-eth0",
         "filter",
     ),
     ("forward from a workload", {"in_interface": "cali1", "out_interface": "eth1", "dst": "client", "src_port": S, "dst_port": 22}, "untouched", None, None),
@@ -464,7 +464,7 @@ HOST_CASES = [
         "forward allowed by preDNAT skips the ingress check",
         {**FWD, "src": "mgmt", "dst": "client", "src_port": S, "dst_port": 31000},
         "allow",
-        "forwarded traffic allowed",
+        "policy nodeports ingress rule 1",
         "filter",
     ),
 ]
@@ -475,11 +475,12 @@ HOST_CASES = [
 def test_host_layout(family, fields, verdict, decided_by, table):
     outcome = simulate(RULESETS[family], host_packet(family, **fields))
     assert (outcome.verdict, outcome.decided_by) == (verdict, decided_by)
-    assert (outcome.decided_at.table if outcome.decided_at else None) == table
+    assert (outcome.stages[-1].table if outcome.decided_at else None) == table
     if outcome.decided_at is not None:
-        assert outcome.trace[-1] == outcome.decided_at
+        assert outcome.decided_at in outcome.trace
         assert outcome.stages[-1].table == table
         assert outcome.stages[-1].decided_by == decided_by
+        assert outcome.decided_at.comment == decided_by
 
 
 def steps(outcome):
@@ -507,16 +508,29 @@ def test_policy_allow_goes_to_allow_chain_and_back_to_the_endpoint_chain():
         # pal-fh-eth0 was entered by goto: its return goes back to pal-INPUT
         ("filter", "pal-INPUT", 5, "accept", None),
     ]
-    assert outcome.decided_at == Step("filter", "pal-INPUT", 5, BY_POLICY, "accept")
+    assert outcome.trace[-1] == Step("filter", "pal-INPUT", 5, BY_POLICY, "accept")
+    # the accept tests the accept mark, which pal-allow set unconditionally; pal-allow was
+    # entered by the policy rule's goto, so that rule is what decided
+    web_rule_2 = Step("filter", "pal-pi-web", 2, "policy web ingress rule 2", "goto", target="pal-allow")
+    assert (outcome.decided_by, outcome.decided_at) == ("policy web ingress rule 2", web_rule_2)
+    assert outcome.stages[-1].decided_by == "policy web ingress rule 2"
     assert [s.detail for s in outcome.trace if s.chain == "pal-allow" and s.action == "mark"] == ["set 0x1000000/0x1000000, mark is now 0x1000000"]
 
 
 def test_stages_of_an_untracked_allow():
     outcome = simulate(RULESETS[6], host_packet(6, src="mgmt", protocol="udp", src_port=S, dst_port=4789))
+    # every stage accepts on the accept mark set in raw by the doNotTrack policy rule's goto
+    # to pal-allow, so every stage credits that rule
     assert [(s.table, s.chain, s.result, s.decided_by) for s in outcome.stages] == [
-        ("raw", "PREROUTING", "accept", "allowed by untracked policy"),
-        ("mangle", "PREROUTING", "accept", "allowed by an earlier stage (doNotTrack policy)"),
-        ("filter", "INPUT", "accept", EARLIER),
+        ("raw", "PREROUTING", "accept", "policy dnt ingress rule 0"),
+        ("mangle", "PREROUTING", "accept", "policy dnt ingress rule 0"),
+        ("filter", "INPUT", "accept", "policy dnt ingress rule 0"),
+    ]
+    assert outcome.decided_at == Step("raw", "pal-pi-dnt", 0, "policy dnt ingress rule 0", "goto", target="pal-allow")
+    assert [s.comment for s in outcome.trace if s.action == "accept"] == [
+        "allowed by untracked policy",
+        "allowed by an earlier stage (doNotTrack policy)",
+        EARLIER,
     ]
     notrack = [s for s in outcome.trace if s.action == "notrack"]
     assert notrack == [Step("raw", "pal-fh-eth0", 3, "policy dnt allowed: untracked", "notrack", detail="conntrack state is now UNTRACKED")]
@@ -590,7 +604,9 @@ def test_jump_returns_and_goto_skips_the_chain_that_did_it():
         Step("filter", "c", None, "", "fell off"),
         Step("filter", "top", 1, "a marked it", "accept"),
     )
-    assert (outcome.verdict, outcome.decided_by) == ("allow", "a marked it")
+    # c's mark rule is unconditional and c was entered by a's goto: the goto is the cause
+    assert (outcome.verdict, outcome.decided_by) == ("allow", "a to c")
+    assert outcome.decided_at == outcome.trace[2]
 
 
 @pytest.mark.parametrize("protocol, verdict, decided_by", [(6, "allow", "top accepts"), (17, "deny", "a drops the rest")])
@@ -702,7 +718,11 @@ def mark_tables(builtin_raw="PREROUTING", builtin_filter="INPUT"):
 
 def test_marks_set_in_raw_and_mangle_are_seen_in_filter():
     outcome = simulate(mark_tables(), packet())
-    assert (outcome.verdict, outcome.decided_by) == ("allow", "both marks")
+    # the accept tests 0x3: the cause is the setter of its lowest tested bit, 0x1, i.e. raw's
+    # unconditional mark rule in the hooked chain (entered by no rule, so it is its own cause)
+    assert (outcome.verdict, outcome.decided_by) == ("allow", "raw sets 0x1")
+    assert outcome.decided_at == Step("raw", "r", 0, "raw sets 0x1", "mark", detail="set 0x1/0x1, mark is now 0x1")
+    assert outcome.trace[-1] == Step("filter", "f", 0, "both marks", "accept")
     assert [s.detail for s in outcome.trace if s.action == "mark"] == ["set 0x1/0x1, mark is now 0x1", "set 0x2/0x2, mark is now 0x3"]
 
 
@@ -722,8 +742,61 @@ def test_mark_changes_only_the_bits_under_its_mask():
         )
     )
     outcome = simulate(rs, packet())
-    assert outcome.decided_by == "0x1f0"
+    # the lowest tested bit, 0x10, was set by "set 0xff" and not touched since
+    assert outcome.decided_by == "set 0xff"
+    assert outcome.decided_at == outcome.trace[1]
+    assert outcome.trace[-1].comment == "0x1f0"
     assert outcome.trace[3].detail == "set 0x100/0x300, mark is now 0x1f0"
+
+
+MARK_CAUSES = [
+    (
+        "a conditional mark rule is its own cause, even in a chain entered by jump",
+        (
+            chain("top", rule("jump", "to m", "m"), rule("accept", "accept on 0x1", marks=marked(0x1))),
+            chain("m", rule("mark", "m marks tcp", value=0x1, mask=0x1, protocol=6)),
+        ),
+        Step("filter", "m", 0, "m marks tcp", "mark", detail="set 0x1/0x1, mark is now 0x1"),
+    ),
+    (
+        "an unconditional mark rule reached by goto credits the goto rule",
+        (
+            chain("top", rule("jump", "to p", "p"), rule("accept", "accept on 0x1", marks=marked(0x1))),
+            chain("p", rule("goto", "p allows port 22", "helper", protocol=6, dst_ports=ports(22))),
+            chain("helper", rule("mark", "helper marks", value=0x1, mask=0x1)),
+        ),
+        Step("filter", "p", 0, "p allows port 22", "goto", target="helper"),
+    ),
+    (
+        "a bit set, cleared, then set again by another rule credits the second rule",
+        (
+            chain(
+                "top",
+                rule("mark", "first sets 0x1", value=0x1, mask=0x1, protocol=6),
+                rule("mark", "clear 0x1", value=0, mask=0x1),
+                rule("mark", "second sets 0x1", value=0x1, mask=0x1, dst_ports=ports(22)),
+                rule("accept", "accept on 0x1", marks=marked(0x1)),
+            ),
+        ),
+        Step("filter", "top", 2, "second sets 0x1", "mark", detail="set 0x1/0x1, mark is now 0x1"),
+    ),
+    (
+        "a drop on a mark is still the dropping rule itself",
+        (
+            chain("top", rule("mark", "top marks tcp", value=0x1, mask=0x1, protocol=6), rule("drop", "drop on 0x1", marks=marked(0x1))),
+        ),
+        Step("filter", "top", 1, "drop on 0x1", "drop"),
+    ),
+]
+
+
+@pytest.mark.parametrize("chains, cause", [c[1:] for c in MARK_CAUSES], ids=[c[0] for c in MARK_CAUSES])
+def test_a_verdict_on_a_mark_credits_the_step_that_caused_the_mark(chains, cause):
+    outcome = simulate(filter_only(*chains), packet())
+    assert (outcome.decided_by, outcome.decided_at) == (cause.comment, cause)
+    assert outcome.stages[-1].decided_by == cause.comment
+    assert cause in outcome.trace
+    assert outcome.trace[-1].action in ("accept", "drop")
 
 
 @pytest.mark.parametrize("protocol, decided_by", [(17, "untracked"), (6, "tracked: NEW")])
@@ -783,7 +856,11 @@ def test_a_chain_visited_twice_without_a_loop_is_fine():
         chain("top", rule("jump", "first", "shared"), rule("jump", "second", "shared"), rule("accept", "twice", marks=(ir.MarkTest(0x2, 0x2),))),
         chain("shared", rule("mark", "second visit", value=0x2, mask=0x2, marks=(ir.MarkTest(0x1, 0x1),)), rule("mark", "first visit", value=0x1, mask=0x1)),
     )
-    assert simulate(rs, packet()).decided_by == "twice"
+    outcome = simulate(rs, packet())
+    # 0x2 is set on the second visit by a conditional mark rule: that rule is its own cause
+    assert outcome.decided_by == "second visit"
+    assert outcome.decided_at == Step("filter", "shared", 0, "second visit", "mark", detail="set 0x2/0x2, mark is now 0x3")
+    assert outcome.trace[-1] == Step("filter", "top", 2, "twice", "accept")
 
 
 def test_depth_limit():
@@ -1066,12 +1143,13 @@ def test_outcome_to_dict():
     data = outcome_to_dict(simulate(rs, packet()))
     assert data == {
         "verdict": "allow",
-        "decided_by": "a marked it",
-        "decided_at": {"table": "filter", "chain": "top", "rule": 1, "comment": "a marked it", "action": "accept", "target": None, "detail": None},
+        # a's mark rule is unconditional and a was entered by the jump "to a": that is the cause
+        "decided_by": "to a",
+        "decided_at": {"table": "filter", "chain": "top", "rule": 0, "comment": "to a", "action": "jump", "target": "a", "detail": None},
         "stages": [
             {"table": "raw", "chain": "PREROUTING", "result": "continue", "decided_by": None},
             {"table": "mangle", "chain": "PREROUTING", "result": "continue", "decided_by": None},
-            {"table": "filter", "chain": "INPUT", "result": "accept", "decided_by": "a marked it"},
+            {"table": "filter", "chain": "INPUT", "result": "accept", "decided_by": "to a"},
         ],
         "trace": [
             {"table": "filter", "chain": "INPUT", "rule": 0, "comment": "hook INPUT -> top (insert)", "action": "jump", "target": "top", "detail": None},
@@ -1081,6 +1159,7 @@ def test_outcome_to_dict():
             {"table": "filter", "chain": "top", "rule": 1, "comment": "a marked it", "action": "accept", "target": None, "detail": None},
         ],
         "report": [
+            "verdict: allow, decided by: to a",
             "filter INPUT #0: jump top -- hook INPUT -> top (insert)",
             "filter top #0: jump a -- to a",
             "filter a #0: mark (set 0x1/0x1, mark is now 0x1) -- a marks",
