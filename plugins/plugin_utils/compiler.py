@@ -81,12 +81,16 @@ class Compiler:
     def __init__(self, index: FleetIndex) -> None:
         self.index = index
         self.resolver = Resolver(index)
+        self._sets: dict[int, dict[str, ir.IpSet]] = {4: {}, 6: {}}
 
     def compile(self, host: str) -> CompiledHost:
         resolution = self.resolver.resolve(host)
         _check_endpoints(resolution)
         warnings: list[str] = [str(w) for w in resolution.warnings]
-        rulesets = tuple(_FamilyCompiler(self.index, resolution, family, warnings).build() for family in (4, 6))
+        rulesets = tuple(
+            _FamilyCompiler(self.index, resolution, family, warnings, SetRegistry(family, self._sets[family])).build()
+            for family in (4, 6)
+        )
         return CompiledHost(host, resolution, rulesets, tuple(dict.fromkeys(warnings)))  # type: ignore[arg-type]
 
 
@@ -134,11 +138,11 @@ class _FamilyCompiler:
     resolution: HostResolution
     family: int
     warnings: list[str]
+    sets: SetRegistry
     chains: dict[str, dict[str, list[ir.Rule]]] = field(default_factory=dict)  # table -> chain -> rules
     hooks: list[ir.Hook] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.sets = SetRegistry(self.family)
         self.settings: Settings = self.resolution.host.settings
 
     # -- assembling ---------------------------------------------------------------------

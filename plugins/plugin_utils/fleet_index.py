@@ -44,10 +44,7 @@ class AddressSet:
     ipv6: tuple[ipaddress.IPv6Network, ...]
     endpoints: tuple[Endpoint, ...]
     network_sets: tuple[GlobalNetworkSet, ...]
-
-    @property
-    def endpoints_without_addresses(self) -> tuple[Endpoint, ...]:
-        return tuple(e for e in self.endpoints if not e.addresses_known)
+    endpoints_without_addresses: tuple[Endpoint, ...] = ()
 
 
 class LabelIndex:
@@ -120,6 +117,7 @@ class FleetIndex:
                 ipv6=_collapse(n for n in nets if n.version == 6),  # type: ignore[arg-type]
                 endpoints=endpoints,
                 network_sets=network_sets,
+                endpoints_without_addresses=tuple(e for e in endpoints if not e.addresses_known),
             )
             self._addresses[selector.canonical] = cached
         return cached

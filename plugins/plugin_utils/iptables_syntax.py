@@ -22,6 +22,8 @@ Why it looks the way it does:
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import ipaddress
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -487,8 +489,15 @@ def hook_arguments(hook: ir.Hook) -> str:
 # -- ipsets --------------------------------------------------------------------------------
 
 
+_MEMBER_CACHE: OrderedDict[tuple[str, str, int, str], list[str]] = OrderedDict()
+MEMBER_CACHE_SIZE = 512
+
+
 def ipset_lines(ipset: ir.IpSet) -> list[str]:
     """``create`` then one ``add`` per member, members sorted and without duplicates.
+
+    A play renders the same selector sets for many hosts; sets that carry a content digest
+    have their member texts cached (least recently used first out), so each is formatted once.
 
     ``hash:net`` cannot hold a /0, so a catch-all member is stored as its two /1 halves (what
     Felix does too); sizes leave room to grow, and never go below ipset's own defaults.
@@ -496,16 +505,29 @@ def ipset_lines(ipset: ir.IpSet) -> list[str]:
     name = check_name(ipset.name, "ipset", MAX_SET_NAME)
     if ipset.family not in (4, 6):
         raise RenderError(f"ipset {name}: family must be 4 or 6, not {ipset.family!r}")
+    members = _cached_members(ipset)
+    hashsize, maxelem = ipset_sizes(len(members))
+    family = "inet" if ipset.family == 4 else "inet6"
+    create = f"create {name} {ipset.kind} family {family} hashsize {hashsize} maxelem {maxelem}"
+    return [create] + [f"add {name} {member}" for member in members]
+
+
+def _cached_members(ipset: ir.IpSet) -> list[str]:
+    key = (ipset.name, ipset.kind, ipset.family, ipset.digest)
+    if ipset.digest and key in _MEMBER_CACHE:
+        _MEMBER_CACHE.move_to_end(key)
+        return _MEMBER_CACHE[key]
     if ipset.kind == "hash:net":
         members = _net_members(ipset)
     elif ipset.kind == "hash:ip,port":
         members = _ip_port_members(ipset)
     else:
-        raise RenderError(f"ipset {name}: unsupported kind {ipset.kind!r}")
-    hashsize, maxelem = ipset_sizes(len(members))
-    family = "inet" if ipset.family == 4 else "inet6"
-    create = f"create {name} {ipset.kind} family {family} hashsize {hashsize} maxelem {maxelem}"
-    return [create] + [f"add {name} {member}" for member in members]
+        raise RenderError(f"ipset {ipset.name}: unsupported kind {ipset.kind!r}")
+    if ipset.digest:
+        _MEMBER_CACHE[key] = members
+        if len(_MEMBER_CACHE) > MEMBER_CACHE_SIZE:
+            _MEMBER_CACHE.popitem(last=False)
+    return members
 
 
 def ipset_sizes(count: int) -> tuple[int, int]:

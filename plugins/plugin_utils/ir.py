@@ -194,6 +194,8 @@ class IpSet:
     family: Literal[4, 6]
     members: tuple[SetMember, ...]
     comment: str  # what the set stands for: a selector, nets of a rule, a named port
+    digest: str = ""  # a hash of the members: equal sets have equal digests, so renderers
+    # and the apply step can compare or reuse a set without walking every member
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,9 @@ needs cooperating mark bits for OR.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 
 from ansible_collections.palisade.firewall.plugins.plugin_utils import ir, naming
@@ -34,16 +35,37 @@ ICMP_FAMILY = {1: 4, 58: 6}
 
 @dataclass
 class SetRegistry:
-    """The ipsets of one family's ruleset; a set is created once however many rules use it."""
+    """The ipsets of one family's ruleset; a set is created once however many rules use it.
+
+    ``shared`` is the fleet-wide cache (one per compiler): the same selector gives the same set
+    on every host, so its members are built and hashed once per play, not once per host.
+    """
 
     family: int
+    shared: dict[str, ir.IpSet] = field(default_factory=dict)
     sets: dict[str, ir.IpSet] = field(default_factory=dict)
 
-    def add(self, kind: str, key: str, set_type: str, members: tuple[ir.SetMember, ...], comment: str) -> str:
+    def add(self, kind: str, key: str, set_type: str, members: Callable[[], tuple[ir.SetMember, ...]], comment: str) -> str:
         name = naming.set_name(kind, self.family, key)
         if name not in self.sets:
-            self.sets[name] = ir.IpSet(name, set_type, self.family, members, comment)  # type: ignore[arg-type]
+            ipset = self.shared.get(name)
+            if ipset is None:
+                content = members()
+                ipset = ir.IpSet(name, set_type, self.family, content, comment, _digest(content))  # type: ignore[arg-type]
+                self.shared[name] = ipset
+            self.sets[name] = ipset
         return name
+
+
+def _digest(members: tuple[ir.SetMember, ...]) -> str:
+    text = "\n".join(_member_key(m) for m in members)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _member_key(member: ir.SetMember) -> str:
+    if isinstance(member, ir.NetMember):
+        return str(member.net)
+    return f"{member.address},{member.protocol}:{member.port}"
 
 
 @dataclass(frozen=True)
@@ -155,16 +177,17 @@ def _add_nets(nets: list[IPNetwork], side: str, negate: bool, context: RuleConte
         out_nets.append(ir.NetMatch(merged[0], side, negate))  # type: ignore[arg-type]
         return
     key = ",".join(str(n) for n in merged)
-    members = tuple(ir.NetMember(n) for n in merged)
     what = "notNets" if negate else "nets"
-    name = context.sets.add("n", key, "hash:net", members, f"{what} of {context.label}")
+    name = context.sets.add("n", key, "hash:net", lambda: tuple(ir.NetMember(n) for n in merged), f"{what} of {context.label}")
     out_sets.append(ir.SetRef(name, side, negate))  # type: ignore[arg-type]
 
 
 def _selector_set(selector: Selector, context: RuleContext) -> str:
-    resolved = context.fleet.addresses(selector)
-    nets = resolved.ipv4 if context.sets.family == 4 else resolved.ipv6
-    members = tuple(ir.NetMember(n) for n in nets)
+    def members() -> tuple[ir.SetMember, ...]:
+        resolved = context.fleet.addresses(selector)
+        nets = resolved.ipv4 if context.sets.family == 4 else resolved.ipv6
+        return tuple(ir.NetMember(n) for n in nets)
+
     return context.sets.add("s", selector.canonical, "hash:net", members, f"selector {selector.canonical}")
 
 
@@ -224,7 +247,7 @@ def _named_port_refs(side_name: str, side: EntityRule, ports: tuple, rule: Rule,
     selector = side.selector.canonical if side.selector is not None else "all endpoints"
     key = f"{selector}|{protocol.number}|{','.join(names)}"
     ordered = tuple(sorted(members, key=lambda m: (int(m.address.network_address), m.protocol, m.port)))
-    name = context.sets.add("p", key, "hash:ip,port", ordered, f"named ports {','.join(names)}/{protocol} of {selector}")
+    name = context.sets.add("p", key, "hash:ip,port", lambda: ordered, f"named ports {','.join(names)}/{protocol} of {selector}")
     return (ir.SetRef(name, side_name, negate),)  # type: ignore[arg-type]
 
 
