@@ -16,13 +16,11 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Union
 
 from ansible_collections.palisade.firewall.plugins.plugin_utils.fleet import Endpoint, Fleet
-from ansible_collections.palisade.firewall.plugins.plugin_utils.resources import (
-    GlobalNetworkSet,
-    IPNetwork,
-)
+from ansible_collections.palisade.firewall.plugins.plugin_utils.resources import GlobalNetworkSet
 from ansible_collections.palisade.firewall.plugins.plugin_utils.selector import Selector
 from ansible_collections.palisade.firewall.plugins.plugin_utils.selector_ast import (
     AllNode,
@@ -36,15 +34,31 @@ from ansible_collections.palisade.firewall.plugins.plugin_utils.selector_ast imp
 Member = Union[Endpoint, GlobalNetworkSet]
 
 
+Block = tuple[int, int]  # (network address as an integer, prefix length)
+
+
 @dataclass(frozen=True)
 class AddressSet:
-    """What a rule selector resolves to: merged CIDRs per family and who contributed them."""
+    """What a rule selector resolves to: merged CIDRs per family and who contributed them.
 
-    ipv4: tuple[ipaddress.IPv4Network, ...]
-    ipv6: tuple[ipaddress.IPv6Network, ...]
+    CIDRs are kept as integer blocks: merging thousands of addresses with ``ipaddress``
+    objects dominated the cost of resolving a large fleet, and most callers only need the
+    objects (``ipv4``/``ipv6``) for the selectors their host actually uses.
+    """
+
+    ipv4_blocks: tuple[Block, ...]
+    ipv6_blocks: tuple[Block, ...]
     endpoints: tuple[Endpoint, ...]
     network_sets: tuple[GlobalNetworkSet, ...]
     endpoints_without_addresses: tuple[Endpoint, ...] = ()
+
+    @cached_property
+    def ipv4(self) -> tuple[ipaddress.IPv4Network, ...]:
+        return tuple(ipaddress.IPv4Network(block) for block in self.ipv4_blocks)
+
+    @cached_property
+    def ipv6(self) -> tuple[ipaddress.IPv6Network, ...]:
+        return tuple(ipaddress.IPv6Network(block) for block in self.ipv6_blocks)
 
 
 class LabelIndex:
@@ -97,6 +111,13 @@ class FleetIndex:
         self._endpoints = LabelIndex(fleet.endpoints)
         self._network_sets = LabelIndex(fleet.catalog.network_sets)
         self._addresses: dict[str, AddressSet] = {}
+        self._ranges: dict[tuple[str, str], list[tuple[int, int, int]]] = {}  # (kind, name) -> (family, first, last)
+        for endpoint in fleet.endpoints:
+            self._ranges[("e", endpoint.name)] = [(a.version, int(a), int(a)) for a in endpoint.addresses]
+        for network_set in fleet.catalog.network_sets:
+            self._ranges[("s", network_set.name)] = [
+                (n.version, int(n.network_address), int(n.broadcast_address)) for n in network_set.nets
+            ]
 
     def endpoints(self, selector: Selector) -> tuple[Endpoint, ...]:
         return self._endpoints.select(selector)  # type: ignore[return-value]
@@ -110,11 +131,11 @@ class FleetIndex:
         if cached is None:
             endpoints = self.endpoints(selector)
             network_sets = self.network_sets(selector)
-            nets: list[IPNetwork] = [net for s in network_sets for net in s.nets]
-            nets.extend(ipaddress.ip_network(address) for e in endpoints for address in e.addresses)
+            ranges = [r for e in endpoints for r in self._ranges[("e", e.name)]]
+            ranges.extend(r for n in network_sets for r in self._ranges[("s", n.name)])
             cached = AddressSet(
-                ipv4=_collapse(n for n in nets if n.version == 4),  # type: ignore[arg-type]
-                ipv6=_collapse(n for n in nets if n.version == 6),  # type: ignore[arg-type]
+                ipv4_blocks=merge_blocks([(a, b) for family, a, b in ranges if family == 4], 32),
+                ipv6_blocks=merge_blocks([(a, b) for family, a, b in ranges if family == 6], 128),
                 endpoints=endpoints,
                 network_sets=network_sets,
                 endpoints_without_addresses=tuple(e for e in endpoints if not e.addresses_known),
@@ -123,5 +144,32 @@ class FleetIndex:
         return cached
 
 
-def _collapse(nets: Iterable[IPNetwork]) -> tuple:
-    return tuple(ipaddress.collapse_addresses(nets))
+def merge_blocks(ranges: list[tuple[int, int]], bits: int) -> tuple[Block, ...]:
+    """The fewest CIDR blocks covering the union of inclusive integer ranges."""
+    blocks: list[Block] = []
+    for first, last in _merged(ranges):
+        blocks.extend(_range_blocks(first, last, bits))
+    return tuple(blocks)
+
+
+def _merged(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    merged: list[tuple[int, int]] = []
+    for first, last in sorted(ranges):
+        if merged and first <= merged[-1][1] + 1:
+            if last > merged[-1][1]:
+                merged[-1] = (merged[-1][0], last)
+        else:
+            merged.append((first, last))
+    return merged
+
+
+def _range_blocks(first: int, last: int, bits: int) -> list[Block]:
+    """Split an inclusive range into aligned power-of-two blocks, largest first."""
+    blocks = []
+    while first <= last:
+        size = first & -first if first else 1 << bits
+        while size > last - first + 1:
+            size >>= 1
+        blocks.append((first, bits - size.bit_length() + 1))
+        first += size
+    return blocks

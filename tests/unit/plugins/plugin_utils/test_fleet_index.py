@@ -101,3 +101,33 @@ def test_index_agrees_with_a_full_scan():
         selector = parse_selector(text)
         expected = [m for m in members if selector.matches(m.labels)]
         assert list(label_index.select(selector)) == expected, text
+
+
+@pytest.mark.parametrize("family, bits", [(4, 32), (6, 128)])
+def test_merge_blocks_agrees_with_ipaddress(family, bits):
+    """The integer merge gives exactly what ipaddress.collapse_addresses gives."""
+    import ipaddress
+
+    from ansible_collections.palisade.firewall.plugins.plugin_utils.fleet_index import merge_blocks
+
+    rng = random.Random(family)
+    network = ipaddress.IPv4Network if family == 4 else ipaddress.IPv6Network
+    base = 0xC6336400 if family == 4 else 0x20010DB8 << 96  # 198.51.100.0, 2001:db8::
+    for _ in range(200):
+        nets = []
+        for _ in range(rng.randint(0, 40)):
+            prefix = rng.randint(bits - 10, bits)
+            offset = rng.randrange(0, 1 << 10)
+            nets.append(network((base + offset, prefix), strict=False))
+        ranges = [(int(n.network_address), int(n.broadcast_address)) for n in nets]
+        got = [network(block) for block in merge_blocks(ranges, bits)]
+        assert got == list(ipaddress.collapse_addresses(nets))
+
+
+def test_merge_blocks_whole_space_and_edges():
+    from ansible_collections.palisade.firewall.plugins.plugin_utils.fleet_index import merge_blocks
+
+    assert merge_blocks([(0, (1 << 32) - 1)], 32) == ((0, 0),)
+    assert merge_blocks([(0, 0), (1, 1), (2, 3)], 32) == ((0, 30),)
+    assert merge_blocks([((1 << 32) - 1, (1 << 32) - 1)], 32) == (((1 << 32) - 1, 32),)
+    assert merge_blocks([], 32) == ()
