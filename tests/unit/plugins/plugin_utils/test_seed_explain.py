@@ -1,0 +1,89 @@
+# Copyright: palisade.firewall contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The seed's "Protect hosts" example, compiled and explained packet by packet.
+
+Failsafe rules run before policy, and Calico's defaults open inbound TCP 22 and outbound TCP
+2379 to everyone, so with them those packets are decided by failsafe, never by the policy. The
+main table therefore uses a FelixConfiguration that narrows failsafe (SSH only from a rescue
+network, outbound DNS/DHCP only), which is what shows the policy deciding; the last test keeps
+Calico's defaults and shows failsafe winning.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ansible_collections.palisade.firewall.plugins.plugin_utils.compiler import compile_host
+from ansible_collections.palisade.firewall.plugins.plugin_utils.fleet import HostInput, load_fleet
+from ansible_collections.palisade.firewall.plugins.plugin_utils.fleet_index import FleetIndex
+from ansible_collections.palisade.firewall.plugins.plugin_utils.simulator import Packet, explain
+
+MANIFESTS = list(yaml.safe_load_all((Path(__file__).parents[2] / "fixtures" / "protect_hosts.yaml").read_text()))
+NARROW_FAILSAFE = {
+    "apiVersion": "projectcalico.org/v3",
+    "kind": "FelixConfiguration",
+    "metadata": {"name": "default"},
+    "spec": {
+        "failsafeInboundHostPorts": [{"protocol": "TCP", "port": 22, "net": "203.0.113.0/24"}, {"protocol": "UDP", "port": 68}],
+        "failsafeOutboundHostPorts": [{"protocol": "UDP", "port": 53}, {"protocol": "UDP", "port": 67}],
+    },
+}
+HOST = "198.51.100.11"  # my-host's expectedIPs
+MANAGEMENT = "198.51.100.7"
+RESCUE = "203.0.113.9"
+ETCD = "198.51.100.21"
+
+
+def compiled(resources):
+    shared = {"palisade_resources": resources}
+    return compile_host(FleetIndex(load_fleet([HostInput("my-host", (), shared), HostInput("etcd-1", (), shared)])), "my-host")
+
+
+def inbound(src, protocol=6, port=None, **extra):
+    return Packet(ipaddress.ip_address(src), ipaddress.ip_address(HOST), protocol, src_port=40000 if port else None, dst_port=port, in_interface="eth0", **extra)
+
+
+def outbound(dst, protocol=6, port=None):
+    return Packet(ipaddress.ip_address(HOST), ipaddress.ip_address(dst), protocol, src_port=40000, dst_port=port, out_interface="eth0")
+
+
+CASES = [
+    ("SSH from the management net: the policy", inbound(MANAGEMENT, port=22), "allow", "policy k8s-worker ingress rule 0"),
+    ("SSH from elsewhere: failsafe", inbound(RESCUE, port=22), "allow", "failsafe inbound tcp 22 src 203.0.113.0/24"),
+    ("ICMP echo: the policy", inbound(RESCUE, 1, icmp_type=8), "allow", "policy k8s-worker ingress rule 1"),
+    ("TCP 10250 (kubelet): the policy", inbound(RESCUE, port=10250), "allow", "policy k8s-worker ingress rule 2"),
+    ("TCP 8080: end of tier", inbound(MANAGEMENT, port=8080), "deny", "end of tier: no policy allowed ingress on my-host-eth0 (default deny)"),
+    ("egress TCP 2379 to the etcd IP: the policy", outbound(ETCD, port=2379), "allow", "policy k8s-worker egress rule 0"),
+    ("egress TCP 2379 elsewhere: end of tier", outbound("198.51.100.99", port=2379), "deny", "end of tier: no policy allowed egress on my-host-eth0 (default deny)"),
+    ("egress UDP 53: failsafe first", outbound("198.51.100.99", 17, 53), "allow", "failsafe outbound udp 53"),
+    ("egress UDP 67: failsafe first", outbound("198.51.100.99", 17, 67), "allow", "failsafe outbound udp 67"),
+    ("egress TCP 443: end of tier", outbound("198.51.100.99", port=443), "deny", "end of tier: no policy allowed egress on my-host-eth0 (default deny)"),
+]
+
+
+@pytest.mark.parametrize("packet, verdict, decided_by", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_seed_example_with_narrow_failsafe(packet, verdict, decided_by):
+    outcome = explain(compiled(MANIFESTS + [NARROW_FAILSAFE]).rulesets, packet)
+    assert (outcome.verdict, outcome.decided_by) == (verdict, decided_by)
+
+
+def test_seed_example_udp_53_without_failsafe_is_the_policy():
+    no_outbound_failsafe = {**NARROW_FAILSAFE, "spec": {**NARROW_FAILSAFE["spec"], "failsafeOutboundHostPorts": []}}
+    outcome = explain(compiled(MANIFESTS + [no_outbound_failsafe]).rulesets, outbound("198.51.100.99", 17, 53))
+    assert (outcome.verdict, outcome.decided_by) == ("allow", "policy k8s-worker egress rule 1")
+
+
+DEFAULT_FAILSAFE = [
+    ("SSH from the management net", inbound(MANAGEMENT, port=22), "failsafe inbound tcp 22"),
+    ("egress TCP 2379 anywhere", outbound("198.51.100.99", port=2379), "failsafe outbound tcp 2379"),
+]
+
+
+@pytest.mark.parametrize("packet, decided_by", [c[1:] for c in DEFAULT_FAILSAFE], ids=[c[0] for c in DEFAULT_FAILSAFE])
+def test_with_calico_default_failsafe_these_never_reach_the_policy(packet, decided_by):
+    outcome = explain(compiled(MANIFESTS).rulesets, packet)
+    assert (outcome.verdict, outcome.decided_by) == ("allow", decided_by)
