@@ -49,12 +49,17 @@ lint: setup
 	mkdir -p .build/home
 	HOME=$(CURDIR)/.build/home PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/ansible-lint
 
-## the main job (until hosts are managed: validate and resolve the example inventory)
+## the main job (until hosts are managed: resolve the example inventory, explain two packets)
 demo: setup
 	cd examples && $(CURDIR)/$(BIN)/ansible-playbook palisade.firewall.resolve
+	cd examples && $(CURDIR)/$(BIN)/ansible-playbook palisade.firewall.explain \
+	  -e host=my-host -e in_interface=eth0 -e src=203.0.113.50 -e dst=my-host -e protocol=TCP -e dst_port=10250
+	cd examples && $(CURDIR)/$(BIN)/ansible-playbook palisade.firewall.explain \
+	  -e host=my-host -e in_interface=eth0 -e src=203.0.113.50 -e dst=my-host -e protocol=TCP -e dst_port=8080
 
 bench: setup
 	$(BIN)/python bench/fleet_index.py
+	$(BIN)/python bench/compile.py
 
 clean:
 	rm -rf .build .pytest_cache
