@@ -57,6 +57,7 @@ class HostInput:
     name: str
     groups: tuple[str, ...] = ()
     variables: Mapping[str, Any] = field(default_factory=dict)
+    other_names: tuple[str, ...] = ()  # other palisade_* variables, by name only (typo check)
 
 
 @dataclass(frozen=True)
@@ -154,7 +155,7 @@ def _check_felix_names(catalog: Catalog, names: set[str], problems: Problems) ->
 
 def _load_host(host: HostInput, catalog: Catalog, problems: Problems) -> Host:
     where = Where(f"host {host.name}", problems)
-    check_variable_names(host.variables, where)
+    check_variable_names([*host.variables, *host.other_names], where)
     labels = host_labels(host.name, host.groups, host.variables, where)
     settings = build_settings(
         catalog.felix.get("default", {}),

@@ -16,6 +16,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ansible_collections.palisade.firewall.plugins.plugin_utils.fleet import HostInput
+from ansible_collections.palisade.firewall.plugins.plugin_utils.labels import LABELS_VAR_PREFIX
+from ansible_collections.palisade.firewall.plugins.plugin_utils.variables import KNOWN_VARIABLES
 
 VARIABLE_PREFIX = "palisade_"
 EXTRA_VARIABLES = ("ansible_host", "ansible_facts")
@@ -38,13 +40,17 @@ def host_inputs(
     inputs = []
     for host, host_groups in inventory_hosts(groups).items():
         variables = variables_of(host)
-        wanted = {name: variables[name] for name in variables if _wanted(name)}
-        inputs.append(HostInput(host, host_groups, wanted))
+        names = list(variables)
+        wanted = {name: variables[name] for name in names if _wanted(name)}
+        others = tuple(name for name in names if name.startswith(VARIABLE_PREFIX) and name not in wanted)
+        inputs.append(HostInput(host, host_groups, wanted, others))
     return inputs
 
 
 def _wanted(name: str) -> bool:
-    return name.startswith(VARIABLE_PREFIX) or name in EXTRA_VARIABLES
+    """Variables the engine reads. Other ``palisade_*`` names (results registered by the role,
+    say) are passed by name only, for the typo check: templating them would cost time."""
+    return name in KNOWN_VARIABLES or name.startswith(LABELS_VAR_PREFIX) or name in EXTRA_VARIABLES
 
 
 def fleet_inputs_from_task_vars(task_vars: Mapping[str, Any]) -> list[HostInput]:

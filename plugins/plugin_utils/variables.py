@@ -13,8 +13,7 @@ close to a known one is therefore an error with a "did you mean"; other ``palisa
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterable
 
 from ansible_collections.palisade.firewall.plugins.plugin_utils.errors import Where
 from ansible_collections.palisade.firewall.plugins.plugin_utils.labels import LABELS_VAR_PREFIX
@@ -40,11 +39,13 @@ KNOWN_VARIABLES = (
     "palisade_serial",
     "palisade_install_packages",
     "palisade_target",
+    "palisade_state_dir",
+    "palisade_lock_timeout",
 )
 
 
-def check_variable_names(variables: Mapping[str, Any], where: Where) -> None:
-    for name in sorted(variables):
+def check_variable_names(names: Iterable[str], where: Where) -> None:
+    for name in sorted(names):
         if not name.startswith("palisade_") or name in KNOWN_VARIABLES or name.startswith(LABELS_VAR_PREFIX):
             continue
         close = difflib.get_close_matches(name, KNOWN_VARIABLES, n=1, cutoff=0.85)
