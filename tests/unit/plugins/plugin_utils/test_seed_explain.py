@@ -87,3 +87,26 @@ DEFAULT_FAILSAFE = [
 def test_with_calico_default_failsafe_these_never_reach_the_policy(packet, decided_by):
     outcome = explain(compiled(MANIFESTS).rulesets, packet)
     assert (outcome.verdict, outcome.decided_by) == ("allow", decided_by)
+
+
+def _compiled_inventory(builder):
+    from golden_cases import compile_inventory
+
+    return compile_inventory(builder())[1]
+
+
+@pytest.mark.parametrize(
+    "builder_name, verdict, decided_by",
+    [
+        ("web_features", "allow", "workload to host: default_endpoint_to_host_action Accept"),
+        ("wildcard_append", "untouched", None),
+    ],
+    ids=["Accept", "Return"],
+)
+def test_default_endpoint_to_host_action(builder_name, verdict, decided_by):
+    import golden_inventories
+
+    rulesets = _compiled_inventory(getattr(golden_inventories, builder_name))
+    packet = Packet(ipaddress.ip_address("10.65.0.2"), ipaddress.ip_address("198.51.100.10"), 6, src_port=40000, dst_port=80, in_interface="cali0abc")
+    outcome = explain(rulesets, packet)
+    assert (outcome.verdict, outcome.decided_by) == (verdict, decided_by)
