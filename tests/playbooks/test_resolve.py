@@ -44,7 +44,7 @@ def test_example_resolves(tmp_path):
     assert sorted(result) == ["admin-1", "etcd-1", "my-host"]
     (endpoint,) = result["my-host"]["endpoints"]
     assert [p["name"] for p in endpoint["policies"]["ingress"]] == ["k8s-worker"]
-    assert result["my-host"]["rule_selectors"]['role == "etcd"']["ipv4"] == ["198.51.100.21/32"]
+    assert result["my-host"]["rule_selectors"]['role == "etcd"']["ipv4"] == ["198.51.100.12/32"]
 
 
 @pytest.mark.parametrize("cut", [["--limit", "my-host"], ["--limit", "my-host,admin-1"], ["-e", "test_serial=1"]], ids=["limit-one", "limit-two", "serial-1"])

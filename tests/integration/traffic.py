@@ -1,0 +1,112 @@
+# Copyright: palisade.firewall contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Real traffic between lab hosts: listeners on one host, probes from another.
+
+Listeners are one small Python server per host (TCP accept and UDP echo on the given ports,
+IPv4 and IPv6), started detached inside the host so it outlives the command that started it.
+Probes run inside the client host and report whether the connection or the echo came back.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+SERVER = r"""
+import json, os, selectors, socket, sys
+spec = json.loads(sys.argv[1])
+sel = selectors.DefaultSelector()
+for family, address in ((socket.AF_INET, "0.0.0.0"), (socket.AF_INET6, "::")):
+    for port in spec["tcp"]:
+        s = socket.socket(family, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6:
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        s.bind((address, port)); s.listen(64); s.setblocking(False)
+        sel.register(s, selectors.EVENT_READ, "tcp")
+    for port in spec["udp"]:
+        s = socket.socket(family, socket.SOCK_DGRAM)
+        if family == socket.AF_INET6:
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        s.bind((address, port)); s.setblocking(False)
+        sel.register(s, selectors.EVENT_READ, "udp")
+with open(spec["ready"], "w") as f:
+    f.write(str(os.getpid()))
+while True:
+    for key, _ in sel.select():
+        s = key.fileobj
+        if key.data == "tcp":
+            try:
+                c, _ = s.accept(); c.sendall(b"ok"); c.close()
+            except OSError:
+                pass
+        else:
+            try:
+                data, peer = s.recvfrom(2048); s.sendto(data, peer)
+            except OSError:
+                pass
+"""
+
+PROBE = r"""
+import json, socket, sys
+spec = json.loads(sys.argv[1])
+family = socket.AF_INET6 if ":" in spec["dst"] else socket.AF_INET
+ok = False
+try:
+    if spec["protocol"] == "tcp":
+        s = socket.socket(family, socket.SOCK_STREAM); s.settimeout(spec["timeout"])
+        s.connect((spec["dst"], spec["port"])); ok = s.recv(2) == b"ok"
+    else:
+        s = socket.socket(family, socket.SOCK_DGRAM); s.settimeout(spec["timeout"])
+        s.sendto(b"ping", (spec["dst"], spec["port"])); ok = s.recvfrom(64)[0] == b"ping"
+except OSError:
+    ok = False
+print("open" if ok else "closed")
+"""
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One expectation: from ``src`` host to ``dst`` address, protocol/port, allowed or not."""
+
+    name: str
+    src: str
+    dst: str
+    protocol: str  # tcp, udp, icmp
+    port: int | None
+    allowed: bool
+
+
+def start_listeners(lab, host: str, tcp: list[int], udp: list[int]) -> None:
+    """A detached server inside ``host``; waits until it is listening."""
+    ready = f"/tmp/pal-listener-{host}.pid"
+    spec = json.dumps({"tcp": tcp, "udp": udp, "ready": ready})
+    script = f"/tmp/pal-listener-{host}.py"
+    lab.exec(host, ["sh", "-c", f"cat > {script}"], input=SERVER)
+    lab.exec(host, ["sh", "-c", f"rm -f {ready}; setsid nohup python3 {script} '{spec}' </dev/null >/dev/null 2>&1 &"])
+    lab.exec(host, ["sh", "-c", f"for i in $(seq 50); do [ -s {ready} ] && exit 0; sleep 0.1; done; exit 1"])
+
+
+def probe(lab, item: Probe, timeout: float = 1.0) -> bool:
+    """Whether the traffic got through, really sent from inside ``item.src``."""
+    if item.protocol == "icmp":
+        ping = ["ping", "-6" if ":" in item.dst else "-4", "-c", "1", "-W", str(max(1, int(timeout))), item.dst]
+        return lab.exec(item.src, ping, check=False).returncode == 0
+    spec = json.dumps({"protocol": item.protocol, "dst": item.dst, "port": item.port, "timeout": timeout})
+    result = lab.exec(item.src, ["python3", "-c", PROBE, spec], check=False)
+    return result.stdout.strip() == "open"
+
+
+def run_probes(lab, probes: list[Probe]) -> list[tuple[Probe, bool]]:
+    return [(item, probe(lab, item)) for item in probes]
+
+
+def table(results: list[tuple[Probe, bool]]) -> str:
+    """A readable table: what was expected, what happened, whether they agree."""
+    lines = [f"{'traffic':44} {'expected':8} {'seen':8} match"]
+    for item, seen in results:
+        expected = "allowed" if item.allowed else "denied"
+        got = "allowed" if seen else "denied"
+        mark = "yes" if seen == item.allowed else "NO"
+        lines.append(f"{item.name:44} {expected:8} {got:8} {mark}")
+    return "\n".join(lines)
