@@ -101,12 +101,13 @@ def run_probes(lab, probes: list[Probe]) -> list[tuple[Probe, bool]]:
     return [(item, probe(lab, item)) for item in probes]
 
 
-def table(results: list[tuple[Probe, bool]]) -> str:
-    """A readable table: what was expected, what happened, whether they agree."""
-    lines = [f"{'traffic':44} {'expected':8} {'seen':8} match"]
+def table(results: list[tuple[Probe, bool]], reasons: dict[str, str] | None = None) -> str:
+    """A readable table: what the policy says, what really happened, whether they agree, why."""
+    lines = [f"{'traffic':40} {'policy':8} {'seen':8} {'match':5} why"]
     for item, seen in results:
         expected = "allowed" if item.allowed else "denied"
         got = "allowed" if seen else "denied"
         mark = "yes" if seen == item.allowed else "NO"
-        lines.append(f"{item.name:44} {expected:8} {got:8} {mark}")
+        why = (reasons or {}).get(item.name, "")
+        lines.append(f"{item.name:40} {expected:8} {got:8} {mark:5} {why}")
     return "\n".join(lines)
