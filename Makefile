@@ -10,7 +10,7 @@ export PYTHONPATH := $(COLLECTIONS)
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export ANSIBLE_NOCOLOR := 1
 
-.PHONY: setup test unit kernel docs playbooks lint demo bench clean
+.PHONY: setup test unit kernel docs playbooks lint demo bench clean lab-up lab-down labtest
 
 ## venv: the pinned controller tools (tests/requirements.txt)
 $(BIN)/.installed: tests/requirements.txt
@@ -27,7 +27,7 @@ $(LINK):
 setup: $(BIN)/.installed $(LINK)
 
 ## everything CI checks
-test: setup unit docs playbooks lint kernel
+test: setup unit docs playbooks lint kernel labtest
 
 unit: setup
 	$(BIN)/python -m pytest tests/unit
@@ -60,6 +60,21 @@ demo: setup
 bench: setup
 	$(BIN)/python bench/fleet_index.py
 	$(BIN)/python bench/compile.py
+
+## lab of real hosts (root; lab/README.md): `make lab-up [LAB_NAME=pal LAB_HOSTS=3 LAB_ARGS=--replace]`
+LAB_NAME ?= pal
+LAB_HOSTS ?= 3
+LAB_ARGS ?=
+
+lab-up:
+	$(PYTHON) lab/palisade_lab.py up --name $(LAB_NAME) --hosts $(LAB_HOSTS) $(LAB_ARGS)
+
+lab-down:
+	$(PYTHON) lab/palisade_lab.py down --name $(LAB_NAME)
+
+## the lab itself: SSH, isolation, traffic, dead end, teardown (root; its own labs plt and plt2)
+labtest: setup
+	$(BIN)/python -m pytest tests/lab
 
 clean:
 	rm -rf .build .pytest_cache
