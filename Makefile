@@ -10,7 +10,7 @@ export PYTHONPATH := $(COLLECTIONS)
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export ANSIBLE_NOCOLOR := 1
 
-.PHONY: setup test unit kernel docs playbooks lint demo bench clean lab-up lab-down labtest
+.PHONY: setup test unit kernel docs playbooks lint demo bench clean lab-up lab-down labtest integration
 
 ## venv: the pinned controller tools (tests/requirements.txt)
 $(BIN)/.installed: tests/requirements.txt
@@ -27,7 +27,7 @@ $(LINK):
 setup: $(BIN)/.installed $(LINK)
 
 ## everything CI checks
-test: setup unit docs playbooks lint kernel labtest
+test: setup unit docs playbooks lint kernel labtest integration
 
 unit: setup
 	$(BIN)/python -m pytest tests/unit
@@ -49,13 +49,9 @@ lint: setup
 	mkdir -p .build/home
 	HOME=$(CURDIR)/.build/home PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/ansible-lint
 
-## the main job (until hosts are managed: resolve the example inventory, explain two packets)
+## the main job: a 3-host lab, examples/site.yml applied to it, real traffic checked
 demo: setup
-	cd examples && $(CURDIR)/$(BIN)/ansible-playbook palisade.firewall.resolve
-	cd examples && $(CURDIR)/$(BIN)/ansible-playbook palisade.firewall.explain \
-	  -e host=my-host -e in_interface=eth0 -e src=203.0.113.50 -e dst=my-host -e protocol=TCP -e dst_port=10250
-	cd examples && $(CURDIR)/$(BIN)/ansible-playbook palisade.firewall.explain \
-	  -e host=my-host -e in_interface=eth0 -e src=203.0.113.50 -e dst=my-host -e protocol=TCP -e dst_port=8080
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python lab/demo.py
 
 bench: setup
 	$(BIN)/python bench/fleet_index.py
@@ -71,10 +67,15 @@ lab-up:
 
 lab-down:
 	$(PYTHON) lab/palisade_lab.py down --name $(LAB_NAME)
+	rm -f examples/inventory/90-lab.yml
 
 ## the lab itself: SSH, isolation, traffic, dead end, teardown (root; its own labs plt and plt2)
 labtest: setup
 	$(BIN)/python -m pytest tests/lab
+
+## site.yml on real lab hosts over SSH: traffic, check mode, idempotence, foreign state
+integration: setup
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python -m pytest tests/integration
 
 clean:
 	rm -rf .build .pytest_cache
