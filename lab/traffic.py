@@ -83,7 +83,8 @@ def start_listeners(lab, host: str, tcp: list[int], udp: list[int]) -> None:
     spec = json.dumps({"tcp": tcp, "udp": udp, "ready": ready})
     script = f"/tmp/pal-listener-{host}.py"
     lab.exec(host, ["sh", "-c", f"cat > {script}"], input=SERVER)
-    lab.exec(host, ["sh", "-c", f"rm -f {ready}; setsid nohup python3 {script} '{spec}' </dev/null >/dev/null 2>&1 &"])
+    stop = f"if [ -s {ready} ]; then kill $(cat {ready}) 2>/dev/null; sleep 0.2; fi"  # our own earlier listener
+    lab.exec(host, ["sh", "-c", f"{stop}; rm -f {ready}; setsid nohup python3 {script} '{spec}' </dev/null >/dev/null 2>&1 &"])
     lab.exec(host, ["sh", "-c", f"for i in $(seq 50); do [ -s {ready} ] && exit 0; sleep 0.1; done; exit 1"])
 
 
