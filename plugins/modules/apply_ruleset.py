@@ -1,0 +1,266 @@
+#!/usr/bin/python
+# Copyright: palisade.firewall contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Module ``palisade.firewall.apply_ruleset``: apply a host's owned ruleset atomically and idempotently.
+
+Private to the collection beyond its documented options: the work is done by
+``plugins/module_utils/_palisade`` (standard library only); this file translates arguments,
+results and errors.
+"""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: apply_ruleset
+short_description: Apply a host's owned iptables, ip6tables and ipset ruleset atomically
+version_added: 0.1.0
+description:
+  - Makes the chains and ipsets that palisade.firewall owns on the host (every chain, in every
+    table of both families, and every ipset whose name starts with O(prefix)), and the hook
+    rules that jump to them from built-in chains, exactly what the inputs describe.
+  - Compares by content with what the host runs now (C(iptables-save), C(ip6tables-save),
+    C(ipset save)). When nothing differs, nothing runs but those reads and the task reports no
+    change.
+  - Otherwise new and changed ipsets are loaded into temporary sets and swapped in; each family
+    gets one C(iptables-restore --noflush) transaction (tested with C(--test) first) that
+    rewrites the owned chains, puts the hooks exactly where wanted, and flushes, unhooks and
+    deletes owned chains no longer wanted; then ipsets no longer wanted are destroyed.
+  - Rules, chains and policies of other tools (Docker, kube-proxy, fail2ban, nat rules) are
+    never touched. A rule of another tool that jumps into an owned chain being deleted is
+    removed with it, because the kernel refuses to delete a chain still in use.
+  - A failed restore leaves its family as it was; if something had already changed, the owned
+    state from before the run is applied back and the error says so.
+  - Runs under an exclusive lock (O(state_dir)/lock), so two runs never interleave; records the
+    applied inputs in O(state_dir)/applied/.
+  - Needs only Python 3.8 and the iptables (nf_tables or legacy) and ipset tools on the host.
+options:
+  ipv4_rules:
+    description:
+      - C(iptables-restore --noflush) text of the owned IPv4 chains, as the role renders it
+        without hooks - C(*table), C(:pal-chain - [0:0]), C(-A pal-chain ...), C(COMMIT) and
+        C(#) comments.
+      - Declaring a chain that does not start with O(prefix), or a rule in a built-in chain, is
+        an error. An empty string means no owned IPv4 chains.
+    type: str
+    required: true
+  ipv6_rules:
+    description: The same for IPv6 (C(ip6tables-restore --noflush)).
+    type: str
+    required: true
+  ipsets:
+    description:
+      - C(ipset restore) text of the owned ipsets of both families - C(create NAME TYPE [options])
+        and C(add NAME MEMBER) lines, and C(#) comments. An empty string means no owned ipsets.
+      - Sets compare by type, family, options (not C(hashsize), which the kernel grows) and the
+        set of members (order-insensitive).
+    type: str
+    required: true
+  hooks:
+    description:
+      - The rules in built-in chains that send packets to owned chains, each a plain
+        C(-j target) rule. Each wanted hook is kept exactly once; any other rule in a
+        built-in chain jumping to an owned chain is removed.
+      - Hooks of one built-in chain with O(hooks[].position=insert) sit first, in list order;
+        those with O(hooks[].position=append) sit last, in list order.
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      family:
+        description: IP family.
+        type: int
+        required: true
+        choices: [4, 6]
+      table:
+        description: Table of the built-in chain and of the target.
+        type: str
+        required: true
+        choices: [raw, mangle, nat, filter, security]
+      chain:
+        description: The built-in chain, for example C(INPUT).
+        type: str
+        required: true
+      target:
+        description: The owned chain to jump to; it must be declared in that table of O(ipv4_rules) or O(ipv6_rules).
+        type: str
+        required: true
+      position:
+        description: C(insert) puts the hook above every rule of other tools, C(append) below them.
+        type: str
+        default: insert
+        choices: [insert, append]
+  prefix:
+    description: Chains and ipsets whose names start with this are owned by the collection.
+    type: str
+    default: pal-
+  state_dir:
+    description: Directory of the lock file and of the record of the last applied inputs (C(applied/)).
+    type: path
+    default: /var/lib/palisade
+  lock_timeout:
+    description:
+      - Seconds to wait for another run holding the lock; then the task fails naming the lock
+        file and the holder's PID. Also passed to C(iptables-restore -w) for the xtables lock.
+    type: int
+    default: 60
+author:
+  - palisade.firewall contributors
+attributes:
+  check_mode:
+    support: full
+    description: Reads the live state and returns the plan and the diff; runs nothing else and writes no file.
+  diff_mode:
+    support: full
+    description: A readable text of the owned state per family, table and chain (rules in order) and ipsets (members sorted).
+  platform:
+    platforms: linux
+    support: full
+notes:
+  - The role C(palisade.firewall.host_firewall) renders the inputs; run this module through it
+    rather than by hand.
+  - Hook rules with extra matches, or C(-g) to an owned chain, are not hooks this module writes;
+    an apply removes them.
+requirements:
+  - iptables and ip6tables (C(iptables-save), C(iptables-restore), C(ip6tables-save), C(ip6tables-restore))
+  - ipset (when there are ipsets)
+"""
+
+EXAMPLES = r"""
+- name: Apply the rendered ruleset of this host
+  palisade.firewall.apply_ruleset:
+    ipv4_rules: "{{ lookup('file', 'out/' ~ inventory_hostname ~ '/ipv4.rules') }}"
+    ipv6_rules: "{{ lookup('file', 'out/' ~ inventory_hostname ~ '/ipv6.rules') }}"
+    ipsets: "{{ lookup('file', 'out/' ~ inventory_hostname ~ '/ipsets.restore') }}"
+    hooks:
+      - {family: 4, table: filter, chain: INPUT, target: pal-INPUT, position: insert}
+      - {family: 4, table: filter, chain: OUTPUT, target: pal-OUTPUT, position: insert}
+      - {family: 6, table: filter, chain: INPUT, target: pal-INPUT, position: insert}
+      - {family: 6, table: filter, chain: OUTPUT, target: pal-OUTPUT, position: insert}
+  register: applied
+
+- name: Remove everything the collection owns on this host
+  palisade.firewall.apply_ruleset:
+    ipv4_rules: ""
+    ipv6_rules: ""
+    ipsets: ""
+    hooks: []
+"""
+
+RETURN = r"""
+changed:
+  description: Whether the owned state differed (in check mode - would differ).
+  returned: always
+  type: bool
+restored:
+  description: Whether an C(iptables-restore) or C(ip6tables-restore) transaction ran.
+  returned: always
+  type: bool
+changes:
+  description:
+    - What differs, as family-qualified names - C(ipv4 filter pal-INPUT) for chains,
+      C(ipv4 filter INPUT -j pal-INPUT) for hooks, C(ipv4 pal-s4-...) for ipsets.
+    - C(hooks_moved) lists hooks that exist but not where they belong; C(hooks_removed) also lists
+      duplicate copies; C(references_removed) lists rules of other tools that jumped into a deleted owned chain.
+  returned: always
+  type: dict
+  contains:
+    chains_added: {description: Owned chains created., type: list, elements: str, returned: always}
+    chains_changed: {description: Owned chains whose rules change., type: list, elements: str, returned: always}
+    chains_removed: {description: Owned chains deleted., type: list, elements: str, returned: always}
+    hooks_added: {description: Hooks created., type: list, elements: str, returned: always}
+    hooks_moved: {description: Hooks put back at the top (insert) or bottom (append)., type: list, elements: str, returned: always}
+    hooks_removed: {description: Hook rules and duplicates removed., type: list, elements: str, returned: always}
+    references_removed: {description: Other tools' rules jumping into a deleted owned chain., type: list, elements: str, returned: always}
+    sets_added: {description: ipsets created., type: list, elements: str, returned: always}
+    sets_changed: {description: ipsets whose members or options change., type: list, elements: str, returned: always}
+    sets_removed: {description: ipsets destroyed., type: list, elements: str, returned: always}
+  sample:
+    chains_added: []
+    chains_changed: [ipv4 filter pal-pi-web]
+    chains_removed: [ipv4 filter pal-pi-old]
+    hooks_added: []
+    hooks_moved: []
+    hooks_removed: []
+    references_removed: []
+    sets_added: [ipv4 pal-s4-350250576f627f61]
+    sets_changed: []
+    sets_removed: []
+transactions:
+  description:
+    - The texts given (in check mode - that would be given) to the tools - C(ipv4)/C(ipv6) restore
+      transactions, C(ipset_load), C(ipset_swap), C(ipset_destroy). Empty when nothing differs.
+  returned: always
+  type: dict
+commands:
+  description: The commands that changed the host (in check mode - that would run), in order.
+  returned: always
+  type: list
+  elements: str
+  sample: [ipset restore, ipset restore, iptables-restore --test --noflush -w 60, iptables-restore --noflush -w 60]
+record:
+  description: Directory holding the last applied inputs (empty in check mode).
+  returned: always
+  type: str
+  sample: /var/lib/palisade/applied
+diff:
+  description: The owned state before and after, as readable text (with C(--diff)).
+  returned: when diff mode is on
+  type: dict
+  contains:
+    before: {description: The owned state the host runs., type: str, returned: always}
+    after: {description: The wanted owned state., type: str, returned: always}
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.palisade.firewall.plugins.module_utils._palisade.apply import apply
+from ansible_collections.palisade.firewall.plugins.module_utils._palisade.errors import CommandError, PalisadeError
+from ansible_collections.palisade.firewall.plugins.module_utils._palisade.state import TABLE_ORDER, parse_wanted
+
+ARGUMENT_SPEC = {
+    "ipv4_rules": {"type": "str", "required": True},
+    "ipv6_rules": {"type": "str", "required": True},
+    "ipsets": {"type": "str", "required": True},
+    "hooks": {
+        "type": "list",
+        "elements": "dict",
+        "required": True,
+        "options": {
+            "family": {"type": "int", "required": True, "choices": [4, 6]},
+            "table": {"type": "str", "required": True, "choices": list(TABLE_ORDER)},
+            "chain": {"type": "str", "required": True},
+            "target": {"type": "str", "required": True},
+            "position": {"type": "str", "default": "insert", "choices": ["insert", "append"]},
+        },
+    },
+    "prefix": {"type": "str", "default": "pal-"},
+    "state_dir": {"type": "path", "default": "/var/lib/palisade"},
+    "lock_timeout": {"type": "int", "default": 60},
+}
+
+
+def main():
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    params = module.params
+    try:
+        wanted = parse_wanted(params["ipv4_rules"], params["ipv6_rules"], params["ipsets"], params["hooks"], params["prefix"])
+        result = apply(wanted, state_dir=params["state_dir"], lock_timeout=params["lock_timeout"], check_mode=module.check_mode)
+    except CommandError as error:
+        module.fail_json(msg=str(error), changed=error.changed, command=" ".join(error.command), rc=error.rc, stderr=error.stderr)
+    except PalisadeError as error:
+        details = {}
+        cause = getattr(error, "cause", None)
+        if isinstance(cause, CommandError):
+            details = {"command": " ".join(cause.command), "rc": cause.rc, "stderr": cause.stderr}
+        module.fail_json(msg=str(error), changed=error.changed, **details)
+    for warning in result.warnings:
+        module.warn(warning)
+    output = result.as_dict()
+    if module._diff:
+        output["diff"] = {"before": result.before, "after": result.after}
+    module.exit_json(**output)
+
+
+if __name__ == "__main__":
+    main()
