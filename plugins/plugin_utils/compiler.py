@@ -227,9 +227,12 @@ class _FamilyCompiler:
         inbound, outbound = self.settings.failsafe_inbound_host_ports, self.settings.failsafe_outbound_host_ports
         rules_in = [self._failsafe_rule(entry, "in", "dst", "src") for entry in inbound]
         rules_out = [self._failsafe_rule(entry, "out", "dst", "dst") for entry in outbound]
-        if raw:  # replies of untracked flows are untracked too: let failsafe replies through
+        # Replies of inbound failsafe services always get out, even when conntrack does not know
+        # their connection: the controller's SSH session predates the first ruleset, and the
+        # first packet conntrack sees of it after the apply is NEW, not ESTABLISHED.
+        rules_out += [self._failsafe_rule(entry, "in", "src", "dst", reply=True) for entry in inbound]
+        if raw:  # replies of untracked flows are untracked too: let outbound failsafe replies in
             rules_in += [self._failsafe_rule(entry, "out", "src", "src", reply=True) for entry in outbound]
-            rules_out += [self._failsafe_rule(entry, "in", "src", "dst", reply=True) for entry in inbound]
         self._chain(table, naming.FAILSAFE_IN)[:] = [r for r in rules_in if r is not None]
         self._chain(table, naming.FAILSAFE_OUT)[:] = [r for r in rules_out if r is not None]
 

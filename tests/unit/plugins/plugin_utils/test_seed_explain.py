@@ -110,3 +110,18 @@ def test_default_endpoint_to_host_action(builder_name, verdict, decided_by):
     packet = Packet(ipaddress.ip_address("10.65.0.2"), ipaddress.ip_address("198.51.100.10"), 6, src_port=40000, dst_port=80, in_interface="cali0abc")
     outcome = explain(rulesets, packet)
     assert (outcome.verdict, outcome.decided_by) == (verdict, decided_by)
+
+
+def test_replies_of_failsafe_ssh_get_out_even_when_conntrack_sees_them_as_new():
+    """The controller's SSH session predates the first ruleset: after the apply, conntrack picks
+    it up mid-stream and its first outbound packet is NEW. A deny-all egress policy must not cut
+    it (found on the lab: the play hung after applying a lock-down policy)."""
+    lock_down = {
+        "apiVersion": "projectcalico.org/v3",
+        "kind": "GlobalNetworkPolicy",
+        "metadata": {"name": "lock-down"},
+        "spec": {"selector": "all()", "order": -1, "types": ["Ingress", "Egress"], "egress": [{"action": "Deny"}]},
+    }
+    reply = Packet(ipaddress.ip_address(HOST), ipaddress.ip_address("198.51.100.1"), 6, src_port=22, dst_port=51258, out_interface="eth0")
+    outcome = explain(compiled(MANIFESTS + [lock_down]).rulesets, reply)
+    assert (outcome.verdict, outcome.decided_by) == ("allow", "reply of failsafe inbound tcp 22")
