@@ -10,7 +10,7 @@ export PYTHONPATH := $(COLLECTIONS)
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export ANSIBLE_NOCOLOR := 1
 
-.PHONY: setup test unit kernel docs playbooks lint demo bench clean lab-up lab-down labtest integration
+.PHONY: setup test unit kernel docs playbooks lint demo bench clean lab-up lab-down labtest integration molecule
 
 ## venv: the pinned controller tools (tests/requirements.txt)
 $(BIN)/.installed: tests/requirements.txt
@@ -27,7 +27,7 @@ $(LINK):
 setup: $(BIN)/.installed $(LINK)
 
 ## everything CI checks
-test: setup unit docs playbooks lint kernel labtest integration
+test: setup unit docs playbooks lint kernel labtest integration molecule
 
 unit: setup
 	$(BIN)/python -m pytest tests/unit
@@ -72,6 +72,10 @@ lab-down:
 ## the lab itself: SSH, isolation, traffic, dead end, teardown (root; its own labs plt and plt2)
 labtest: setup
 	$(BIN)/python -m pytest tests/lab
+
+## molecule: default driver on lab hosts; converge, idempotence, testinfra verify with real traffic
+molecule: setup
+	PATH=$(CURDIR)/$(BIN):$$PATH NO_COLOR=1 ANSIBLE_NOCOLOR=1 $(BIN)/molecule test
 
 ## site.yml on real lab hosts over SSH: traffic, check mode, idempotence, foreign state
 integration: setup

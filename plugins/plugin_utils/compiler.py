@@ -195,9 +195,11 @@ class _FamilyCompiler:
         rules.append(ir.Rule(ir.Match(), ir.Verdict("jump", naming.FROM_ENDPOINT), "ingress through host endpoints"))
         rules.append(ir.Rule(_mark_is(MARK_ACCEPT), ir.Verdict("accept"), "allowed by policy"))
         action = {"Drop": "drop", "Accept": "accept", "Return": "return"}[self.settings.default_endpoint_to_host_action]
-        self._chain("filter", naming.WORKLOAD_TO_HOST).append(
-            ir.Rule(ir.Match(), ir.Verdict(action), f"workload to host: default_endpoint_to_host_action {self.settings.default_endpoint_to_host_action}")  # type: ignore[arg-type]
-        )
+        # Replies to connections the host opened to a workload (never policed) must get back.
+        self._chain("filter", naming.WORKLOAD_TO_HOST).extend([
+            ESTABLISHED,
+            ir.Rule(ir.Match(), ir.Verdict(action), f"workload to host: default_endpoint_to_host_action {self.settings.default_endpoint_to_host_action}"),  # type: ignore[arg-type]
+        ])
 
     def _output_chain(self) -> None:
         rules = self._chain("filter", naming.OUTPUT)

@@ -125,3 +125,15 @@ def test_replies_of_failsafe_ssh_get_out_even_when_conntrack_sees_them_as_new():
     reply = Packet(ipaddress.ip_address(HOST), ipaddress.ip_address("198.51.100.1"), 6, src_port=22, dst_port=51258, out_interface="eth0")
     outcome = explain(compiled(MANIFESTS + [lock_down]).rulesets, reply)
     assert (outcome.verdict, outcome.decided_by) == ("allow", "reply of failsafe inbound tcp 22")
+
+
+def test_replies_from_a_workload_to_the_host_get_in():
+    """Host -> workload is never policed, so its replies must not meet the Drop default
+    (found on the lab: a connection from the host to a workload hung)."""
+    import golden_inventories
+
+    rulesets = _compiled_inventory(golden_inventories.wildcard_append)
+    new = Packet(ipaddress.ip_address("203.0.113.254"), ipaddress.ip_address("203.0.113.253"), 6, src_port=9000, dst_port=40000, in_interface="cali1")
+    reply = Packet(**{**new.__dict__, "ct_state": "ESTABLISHED"})
+    assert explain(rulesets, reply).decided_by == "conntrack: established or related flow"
+    assert explain(_compiled_inventory(golden_inventories.web_features), new).decided_by == "workload to host: default_endpoint_to_host_action Accept"
