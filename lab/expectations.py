@@ -55,18 +55,26 @@ class PolicyOracle:
             self._compiled[host] = self.compiler.compile(host).rulesets
         return self._compiled[host]
 
-    def expect(self, src_host: str, src: str, dst_host: str, dst: str, protocol: str, port: int | None, interface: str = "eth0") -> Expectation:
-        """NEW traffic: the sender's egress and the receiver's ingress must both let it through."""
+    def expect(
+        self, src_host: str | None, src: str, dst_host: str, dst: str, protocol: str, port: int | None, interface: str = "eth0", via: str | None = None
+    ) -> Expectation:
+        """NEW traffic: the sender's egress, the router's forwarding (``via``, in and out of
+        ``interface``) and the receiver's ingress must all let it through. ``src_host`` None
+        is a sender outside the inventory, whose egress nothing polices."""
         number = PROTOCOLS[protocol]
         icmp_type = None
         if protocol == "icmp":
             number, icmp_type = (58, 128) if ":" in dst else (1, 8)
         ports = {"src_port": 40000, "dst_port": port} if port is not None else {"icmp_type": icmp_type}
         base = {"src": ipaddress.ip_address(src), "dst": ipaddress.ip_address(dst), "protocol": number, **ports}
-        sent = explain(self._rulesets(src_host), Packet(**base, out_interface=interface))
+        sent = explain(self._rulesets(src_host), Packet(**base, out_interface=interface)) if src_host else None
         received = explain(self._rulesets(dst_host), Packet(**base, in_interface=interface))
-        if sent.verdict == "deny":
+        if sent is not None and sent.verdict == "deny":
             return Expectation(False, f"{src_host} egress: {sent.decided_by}")
+        if via is not None:
+            routed = explain(self._rulesets(via), Packet(**base, in_interface=interface, out_interface=interface))
+            if routed.verdict == "deny":
+                return Expectation(False, f"{via} forward: {routed.decided_by}")
         if received.verdict == "deny":
             return Expectation(False, f"{dst_host} ingress: {received.decided_by}")
         return Expectation(True, f"{dst_host} ingress: {received.decided_by or 'untouched'}")
