@@ -19,6 +19,14 @@ check() {
 # Listing must show every plugin file, so a new plugin cannot be forgotten here.
 for file in plugins/modules/*.py; do check module "palisade.firewall.$(basename "$file" .py)"; done
 for file in plugins/filter/*.yml; do check filter "palisade.firewall.$(basename "$file" .yml)"; done
+for dir in roles/*/; do
+  role=$(basename "$dir")
+  if "$bin/ansible-doc" -t role "palisade.firewall.$role" 2>&1 | grep -q "ENTRY POINT: \*\?main"; then
+    echo "ok   ansible-doc -t role palisade.firewall.$role"
+  else
+    echo "FAIL ansible-doc -t role palisade.firewall.$role"; status=1
+  fi
+done
 listed=$("$bin/ansible-doc" -l palisade.firewall 2>&1)
 for file in plugins/modules/*.py; do
   grep -q "palisade.firewall.$(basename "$file" .py)" <<<"$listed" || { echo "FAIL not listed: $file"; status=1; }
