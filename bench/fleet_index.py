@@ -37,7 +37,7 @@ from ipaddress import IPv4Address, IPv6Address
 from pathlib import Path
 from typing import Any, Callable
 
-from ansible_collections.palisade.firewall.plugins.plugin_utils.fleet import Fleet, HostInput, load_fleet
+from ansible_collections.palisade.firewall.plugins.plugin_utils.fleet import Fleet, HostInput, load_fleet, settle
 from ansible_collections.palisade.firewall.plugins.plugin_utils import fleet_index as fleet_index_module
 from ansible_collections.palisade.firewall.plugins.plugin_utils.fleet_index import FleetIndex
 from ansible_collections.palisade.firewall.plugins.plugin_utils.resolution import Resolver, resolution_to_dict
@@ -361,6 +361,7 @@ def run_size(size: int, args: argparse.Namespace) -> dict[str, Any]:
         parse_selector.cache_clear()
         gc.collect()
         load_s, fleet = clock(lambda: load_fleet(inputs))
+        fleet = settle(fleet)  # as the actions do: the fleet's objects leave the collector's scans
         index_s, index = clock(lambda: FleetIndex(fleet))
         specs, rules = policy_selectors(fleet)
         selectors_s, _ = clock(lambda: resolve_selectors(index, specs, rules))
@@ -382,6 +383,7 @@ def run_size(size: int, args: argparse.Namespace) -> dict[str, Any]:
             once.update(fleet_stats(fleet, index, specs, rules, resolutions))
             del resolver, resolutions
         del fleet, index
+        gc.unfreeze()
     rss_all = maxrss_mib() - rss_before
 
     traced_peak = traced_retained = None

@@ -12,7 +12,7 @@ from ansible.plugins.action import ActionBase
 from ansible_collections.palisade.firewall.plugins.plugin_utils.compiled_output import compiled_host_to_dict
 from ansible_collections.palisade.firewall.plugins.plugin_utils.compiler import CompileError, Compiler
 from ansible_collections.palisade.firewall.plugins.plugin_utils.errors import PalisadeError, ValidationError
-from ansible_collections.palisade.firewall.plugins.plugin_utils.fleet import load_fleet
+from ansible_collections.palisade.firewall.plugins.plugin_utils.fleet import load_fleet, settle
 from ansible_collections.palisade.firewall.plugins.plugin_utils.fleet_index import FleetIndex
 from ansible_collections.palisade.firewall.plugins.plugin_utils.inventory import fleet_inputs_from_task_vars
 
@@ -32,7 +32,7 @@ class ActionModule(ActionBase):
         _, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         wanted = args["hosts"] if args["hosts"] is not None else [task_vars["inventory_hostname"]]
         try:
-            fleet = load_fleet(fleet_inputs_from_task_vars(task_vars))
+            fleet = settle(load_fleet(fleet_inputs_from_task_vars(task_vars)))
             unknown = sorted(set(wanted) - set(fleet.hosts))
             if unknown:
                 return {**result, "failed": True, "msg": f"not inventory hosts: {', '.join(unknown)}"}

@@ -12,7 +12,7 @@ from ansible.plugins.action import ActionBase
 from ansible_collections.palisade.firewall.plugins.plugin_utils.compiler import CompileError, compile_host
 from ansible_collections.palisade.firewall.plugins.plugin_utils.errors import ValidationError
 from ansible_collections.palisade.firewall.plugins.plugin_utils.explain_request import RequestError, build_packet
-from ansible_collections.palisade.firewall.plugins.plugin_utils.fleet import load_fleet
+from ansible_collections.palisade.firewall.plugins.plugin_utils.fleet import load_fleet, settle
 from ansible_collections.palisade.firewall.plugins.plugin_utils.fleet_index import FleetIndex
 from ansible_collections.palisade.firewall.plugins.plugin_utils.inventory import fleet_inputs_from_task_vars
 from ansible_collections.palisade.firewall.plugins.plugin_utils.simulator import explain, outcome_to_dict
@@ -41,7 +41,7 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         _, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         try:
-            fleet = load_fleet(fleet_inputs_from_task_vars(task_vars or {}))
+            fleet = settle(load_fleet(fleet_inputs_from_task_vars(task_vars or {})))
             if args["host"] not in fleet.hosts:
                 return {**result, "failed": True, "msg": f"host: {args['host']!r} is not an inventory host"}
             compiled = compile_host(FleetIndex(fleet), args["host"])

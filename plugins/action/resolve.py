@@ -10,7 +10,7 @@ from __future__ import annotations
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.palisade.firewall.plugins.plugin_utils.errors import ValidationError
-from ansible_collections.palisade.firewall.plugins.plugin_utils.fleet import load_fleet
+from ansible_collections.palisade.firewall.plugins.plugin_utils.fleet import load_fleet, settle
 from ansible_collections.palisade.firewall.plugins.plugin_utils.fleet_index import FleetIndex
 from ansible_collections.palisade.firewall.plugins.plugin_utils.inventory import fleet_inputs_from_task_vars
 from ansible_collections.palisade.firewall.plugins.plugin_utils.resolution import Resolver, resolution_to_dict
@@ -31,7 +31,7 @@ class ActionModule(ActionBase):
         _, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         wanted = args["hosts"] if args["hosts"] is not None else [task_vars["inventory_hostname"]]
         try:
-            fleet = load_fleet(fleet_inputs_from_task_vars(task_vars))
+            fleet = settle(load_fleet(fleet_inputs_from_task_vars(task_vars)))
         except ValidationError as err:
             return {**result, "failed": True, "msg": str(err), "problems": [str(p) for p in err.problems]}
         unknown = sorted(set(wanted) - set(fleet.hosts))

@@ -11,6 +11,7 @@ same whatever ``--limit`` or ``serial`` cuts the play into.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -272,3 +273,14 @@ def _check_endpoint_names(hosts: Mapping[str, Host], problems: Problems) -> None
             if earlier is not None:
                 problems.add(endpoint.origin, "name", f"endpoint name {endpoint.name!r} is also used by {earlier.origin}")
             seen[endpoint.name] = endpoint
+
+
+def settle(fleet: Fleet) -> Fleet:
+    """Move the fleet's objects out of the cyclic garbage collector's sight.
+
+    The fleet lives as long as the process that compiles it (an action plugin's worker), and
+    full collections that rescan hundreds of thousands of its objects again and again made a
+    4x larger fleet cost 6x more to index. ``gc.freeze`` keeps them out of those scans.
+    """
+    gc.freeze()
+    return fleet
