@@ -21,6 +21,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "lab"))
 
+from demo import FLOWS, LISTEN  # noqa: E402  (the example's flows, as the demo checks them)
 from expectations import PolicyOracle  # noqa: E402
 from palisade_lab import Lab  # noqa: E402
 from project import ansible_playbook, connect_inventory  # noqa: E402
@@ -125,24 +126,10 @@ def before(lab):
     return saved(lab)
 
 
-FLOWS = [
-    ("admin-1", "my-host", "tcp", 22),
-    ("admin-1", "my-host", "tcp", 10250),
-    ("admin-1", "my-host", "tcp", 8080),
-    ("admin-1", "my-host", "icmp", None),
-    ("etcd-1", "my-host", "udp", 9999),
-    ("my-host", "etcd-1", "tcp", 2379),
-    ("my-host", "etcd-1", "tcp", 443),
-    ("my-host", "etcd-1", "udp", 53),
-    ("my-host", "admin-1", "tcp", 8443),
-    ("my-host", "admin-1", "icmp", None),
-    ("admin-1", "etcd-1", "tcp", 443),
-    ("etcd-1", "admin-1", "tcp", 8443),
-]
 
 
 def check_traffic(lab: Lab, project: Path) -> None:
-    for name, (tcp, udp) in {"my-host": ([10250, 8080], [9999]), "etcd-1": ([2379, 443], [53]), "admin-1": ([8443], [])}.items():
+    for name, (tcp, udp) in LISTEN.items():
         start_listeners(lab, HOSTS[name], tcp, udp)
     oracle = PolicyOracle(project / "inventory")
     results, reasons = [], {}
