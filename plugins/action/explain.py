@@ -7,14 +7,11 @@ Thin on purpose: read the inventory, compile the host with the engine, simulate,
 
 from __future__ import annotations
 
-from ansible.plugins.action import ActionBase
-
-from ansible_collections.palisade.firewall.plugins.plugin_utils.compiler import CompileError, compile_host
-from ansible_collections.palisade.firewall.plugins.plugin_utils.errors import ValidationError
-from ansible_collections.palisade.firewall.plugins.plugin_utils.explain_request import RequestError, build_packet
-from ansible_collections.palisade.firewall.plugins.plugin_utils.fleet import load_fleet, settle
+from ansible_collections.palisade.firewall.plugins.plugin_utils.compiler import compile_host
+from ansible_collections.palisade.firewall.plugins.plugin_utils.errors import PalisadeError
+from ansible_collections.palisade.firewall.plugins.plugin_utils.explain_request import build_packet
+from ansible_collections.palisade.firewall.plugins.plugin_utils.fleet_action import FleetAction
 from ansible_collections.palisade.firewall.plugins.plugin_utils.fleet_index import FleetIndex
-from ansible_collections.palisade.firewall.plugins.plugin_utils.inventory import fleet_inputs_from_task_vars
 from ansible_collections.palisade.firewall.plugins.plugin_utils.simulator import explain, outcome_to_dict
 
 ARGUMENT_SPEC = {
@@ -32,26 +29,12 @@ ARGUMENT_SPEC = {
 }
 
 
-class ActionModule(ActionBase):
-    TRANSFERS_FILES = False
-    _requires_connection = False
-    _supports_check_mode = True
+class ActionModule(FleetAction):
+    ARGUMENT_SPEC = ARGUMENT_SPEC
 
-    def run(self, tmp=None, task_vars=None):
-        result = super().run(tmp, task_vars)
-        _, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
-        try:
-            fleet = settle(load_fleet(fleet_inputs_from_task_vars(task_vars or {})))
-            if args["host"] not in fleet.hosts:
-                return {**result, "failed": True, "msg": f"host: {args['host']!r} is not an inventory host"}
-            compiled = compile_host(FleetIndex(fleet), args["host"])
-            packet = build_packet(fleet, args)
-            outcome = explain(compiled.rulesets, packet)
-        except ValidationError as err:
-            return {**result, "failed": True, "msg": str(err), "problems": [str(p) for p in err.problems]}
-        except (CompileError, RequestError) as err:
-            return {**result, "failed": True, "msg": str(err)}
-        result.update(changed=False, **outcome_to_dict(outcome))
-        if compiled.warnings:
-            result["warnings"] = list(compiled.warnings)
-        return result
+    def work(self, fleet, args, task_vars):
+        if args["host"] not in fleet.hosts:
+            raise PalisadeError(f"host: {args['host']!r} is not an inventory host")
+        compiled = compile_host(FleetIndex(fleet), args["host"])
+        outcome = explain(compiled.rulesets, build_packet(fleet, args))
+        return outcome_to_dict(outcome), list(compiled.warnings)

@@ -26,20 +26,8 @@ options:
     description: Inventory hosts to compile. Defaults to the host the task runs for.
     type: list
     elements: str
-author:
-  - palisade.firewall contributors
-attributes:
-  action:
-    support: full
-    description: Runs on the controller as an action plugin.
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
-  platform:
-    platforms: all
-    support: full
-    description: Contacts no host.
+extends_documentation_fragment:
+  - palisade.firewall.controller_action
 seealso:
   - module: palisade.firewall.resolve
   - module: palisade.firewall.explain

@@ -58,20 +58,8 @@ options:
     type: str
     default: NEW
     choices: [NEW, ESTABLISHED, RELATED, INVALID]
-author:
-  - palisade.firewall contributors
-attributes:
-  action:
-    support: full
-    description: Runs on the controller as an action plugin.
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
-  platform:
-    platforms: all
-    support: full
-    description: Contacts no host.
+extends_documentation_fragment:
+  - palisade.firewall.controller_action
 seealso:
   - module: palisade.firewall.resolve
 """

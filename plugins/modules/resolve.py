@@ -30,20 +30,8 @@ options:
       - Inventory hosts to resolve. Defaults to the host the task runs for.
     type: list
     elements: str
-author:
-  - palisade.firewall contributors
-attributes:
-  action:
-    support: full
-    description: Runs on the controller as an action plugin.
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
-  platform:
-    platforms: all
-    support: full
-    description: Contacts no host.
+extends_documentation_fragment:
+  - palisade.firewall.controller_action
 notes:
   - The selector language, label merging and address fallbacks are described in the
     collection's C(docs/) folder.

@@ -19,7 +19,6 @@ from __future__ import annotations
 import difflib
 import fcntl
 import importlib.util
-import itertools
 import json
 import os
 import re
@@ -31,6 +30,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from netns import SEARCH_PATH, namespace, tool
+from netns import run as run_tool
+from netns import run_in as run_tool_in
 
 import ansible_collections.palisade.firewall.plugins.module_utils._palisade as backend
 
@@ -39,10 +41,8 @@ DRIVER = Path(__file__).with_name("apply_driver.py")
 MODULE = ROOT / "plugins" / "modules" / "apply_ruleset.py"
 COLLECTIONS = Path(backend.__file__).parents[6]
 TOOLS = ("ip", "ipset", "iptables-restore", "ip6tables-restore", "iptables-save", "ip6tables-save")
-SEARCH_PATH = os.pathsep.join([os.environ.get("PATH", ""), "/usr/local/sbin", "/usr/sbin", "/sbin"])
 ENV = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in [str(COLLECTIONS), os.environ.get("PYTHONPATH", "")] if p), PATH=SEARCH_PATH)
 HOST_PYTHON = os.environ.get("PALISADE_HOST_PYTHON") or sys.executable
-_NAMESPACES = itertools.count()
 _spec = importlib.util.spec_from_file_location("palisade_fakes", ROOT / "tests" / "unit" / "plugins" / "module_utils" / "palisade_fakes.py")
 fakes = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(fakes)
@@ -96,31 +96,20 @@ def require_kernel_tools() -> None:
         pytest.skip("needs root: it creates network namespaces (run `make kernel` as root)")
 
 
+def run(command: list, stdin: str | None = None) -> str:
+    return run_tool(command, stdin, ENV)
+
+
+def run_in(ns: str, command: list, stdin: str | None = None) -> str:
+    return run_tool_in(ns, command, stdin, ENV)
+
+
 @pytest.fixture
 def ns() -> Iterator[str]:
     """A fresh network namespace; deleted afterwards only because this test created it."""
     require_kernel_tools()
-    name = f"pal-apply-{os.getpid()}-{next(_NAMESPACES)}"
-    run(["ip", "netns", "add", name])
-    try:
+    with namespace("pal-apply") as name:
         yield name
-    finally:
-        subprocess.run([tool("ip"), "netns", "delete", name], check=False, capture_output=True)
-
-
-def tool(name: str) -> str:
-    return shutil.which(name, path=SEARCH_PATH) or name
-
-
-def run(command: list, stdin: str | None = None) -> str:
-    done = subprocess.run([tool(command[0]), *command[1:]], input=stdin, capture_output=True, text=True, check=False, env=ENV)
-    if done.returncode != 0:
-        pytest.fail(f"{' '.join(command)} exited {done.returncode}:\n{done.stderr}{done.stdout}")
-    return done.stdout
-
-
-def run_in(ns: str, command: list, stdin: str | None = None) -> str:
-    return run(["ip", "netns", "exec", ns, tool(command[0]), *command[1:]], stdin)
 
 
 def driver_command(ns: str) -> list:

@@ -15,29 +15,24 @@ which only works if the renderer writes what the save tools print.
 
 from __future__ import annotations
 
-import contextlib
-import itertools
 import os
 import re
 import shutil
 import socket
-import subprocess
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from netns import SEARCH_PATH, namespace, run_in
 
 GOLDEN_DIR = Path(__file__).parents[1] / "unit" / "golden"
 CASES = sorted(p for p in GOLDEN_DIR.iterdir() if p.is_dir() and (p / "ipv4.rules").exists()) if GOLDEN_DIR.is_dir() else []
 TOOLS = ("ip", "ipset", "iptables-restore", "ip6tables-restore", "iptables-save", "ip6tables-save")
 # The tools live in sbin, which a non-root PATH often lacks.
-SEARCH_PATH = os.pathsep.join([os.environ.get("PATH", ""), "/usr/local/sbin", "/usr/sbin", "/sbin"])
 FAMILIES = (("ipv4.rules", "iptables"), ("ipv6.rules", "ip6tables"))
 # Protocol names the renderer writes; any other name in saved output comes from /etc/protocols.
 RENDERED_PROTOCOL_NAMES = frozenset({"icmp", "tcp", "udp", "ipv6-icmp", "sctp", "udplite"})
 _PROTOCOL = re.compile(r"(?<!\S)-p (\S+)")
-_NAMESPACES = itertools.count()
 
 
 def require_kernel_tools() -> None:
@@ -57,7 +52,7 @@ def test_there_are_golden_cases():
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
 def test_kernel_accepts_golden(case: Path):
     require_kernel_tools()
-    with namespace() as name:
+    with namespace("pal-golden") as name:
         run_in(name, ["ipset", "restore"], (case / "ipsets.restore").read_text())
         for file_name, tool in FAMILIES:
             run_in(name, [f"{tool}-restore", "--test", "--noflush"], (case / file_name).read_text())
@@ -66,34 +61,6 @@ def test_kernel_accepts_golden(case: Path):
         for file_name, tool in FAMILIES:
             check_saved_rules(name, tool, parse_rules((case / file_name).read_text()))
         check_saved_sets(name, parse_sets((case / "ipsets.restore").read_text()))
-
-
-@contextlib.contextmanager
-def namespace() -> Iterator[str]:
-    """A fresh network namespace; deleted afterwards only because this test created it."""
-    name = f"pal-golden-{os.getpid()}-{next(_NAMESPACES)}"
-    run(["ip", "netns", "add", name])
-    try:
-        yield name
-    finally:
-        subprocess.run([tool("ip"), "netns", "delete", name], check=False, capture_output=True)
-
-
-def tool(name: str) -> str:
-    return shutil.which(name, path=SEARCH_PATH) or name
-
-
-def run(command: list[str], stdin: str | None = None) -> str:
-    """Run a tool (found in PATH or sbin); a failure fails the test with the tool's message."""
-    command = [tool(command[0]), *command[1:]]
-    done = subprocess.run(command, input=stdin, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        pytest.fail(f"{' '.join(command)} exited {done.returncode}:\n{done.stderr}{done.stdout}")
-    return done.stdout
-
-
-def run_in(name: str, command: list[str], stdin: str | None = None) -> str:
-    return run(["ip", "netns", "exec", name, tool(command[0]), *command[1:]], stdin)
 
 
 # -- iptables ------------------------------------------------------------------------------
