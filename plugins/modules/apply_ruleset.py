@@ -215,37 +215,17 @@ diff:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.palisade.firewall.plugins.module_utils._palisade.apply import apply
+from ansible_collections.palisade.firewall.plugins.module_utils._palisade.arguments import ARGUMENT_SPEC
 from ansible_collections.palisade.firewall.plugins.module_utils._palisade.errors import CommandError, PalisadeError
-from ansible_collections.palisade.firewall.plugins.module_utils._palisade.state import TABLE_ORDER, parse_wanted
-
-ARGUMENT_SPEC = {
-    "ipv4_rules": {"type": "str", "required": True},
-    "ipv6_rules": {"type": "str", "required": True},
-    "ipsets": {"type": "str", "required": True},
-    "hooks": {
-        "type": "list",
-        "elements": "dict",
-        "required": True,
-        "options": {
-            "family": {"type": "int", "required": True, "choices": [4, 6]},
-            "table": {"type": "str", "required": True, "choices": list(TABLE_ORDER)},
-            "chain": {"type": "str", "required": True},
-            "target": {"type": "str", "required": True},
-            "position": {"type": "str", "default": "insert", "choices": ["insert", "append"]},
-        },
-    },
-    "prefix": {"type": "str", "default": "pal-"},
-    "state_dir": {"type": "path", "default": "/var/lib/palisade"},
-    "lock_timeout": {"type": "int", "default": 60},
-}
+from ansible_collections.palisade.firewall.plugins.module_utils._palisade.probes import parse_probes
+from ansible_collections.palisade.firewall.plugins.module_utils._palisade.rollback import apply_without_rollback, arm, confirm, status
+from ansible_collections.palisade.firewall.plugins.module_utils._palisade.state import parse_wanted
 
 
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    params = module.params
     try:
-        wanted = parse_wanted(params["ipv4_rules"], params["ipv6_rules"], params["ipsets"], params["hooks"], params["prefix"])
-        result = apply(wanted, state_dir=params["state_dir"], lock_timeout=params["lock_timeout"], check_mode=module.check_mode)
+        output, result = run(module.params, module.check_mode)
     except CommandError as error:
         module.fail_json(msg=str(error), changed=error.changed, command=" ".join(error.command), rc=error.rc, stderr=error.stderr)
     except PalisadeError as error:
@@ -254,12 +234,32 @@ def main():
         if isinstance(cause, CommandError):
             details = {"command": " ".join(cause.command), "rc": cause.rc, "stderr": cause.stderr}
         module.fail_json(msg=str(error), changed=error.changed, **details)
-    for warning in result.warnings:
-        module.warn(warning)
-    output = result.as_dict()
-    if module._diff:
-        output["diff"] = {"before": result.before, "after": result.after}
+    if result is not None:
+        for warning in result.warnings:
+            module.warn(warning)
+        if module._diff:
+            output["diff"] = {"before": result.before, "after": result.after}
     module.exit_json(**output)
+
+
+def run(params, check_mode):
+    """One phase of the apply: ``(output, apply Result or None)``."""
+    phase = params["_palisade_phase"]
+    state_dir = params["state_dir"]
+    if phase == "confirm":
+        probes = parse_probes(params["confirm_probes"])
+        return {"changed": True, "outcome": confirm(state_dir, params["_palisade_run_id"], probes)}, None
+    if phase == "status":
+        return {"changed": True, "outcome": status(state_dir, params["_palisade_run_id"])}, None
+    wanted = parse_wanted(params["ipv4_rules"], params["ipv6_rules"], params["ipsets"], params["hooks"], params["prefix"])
+    persist = {"enabled": params["persist"], "method": params["boot_restore"]}
+    if check_mode:
+        result = apply(wanted, state_dir=state_dir, lock_timeout=params["lock_timeout"], check_mode=True)
+    elif phase == "arm":
+        result = arm(wanted, params["_palisade_run_id"], params["rollback_timeout"], state_dir, params["lock_timeout"], persist)
+    else:
+        result = apply_without_rollback(wanted, state_dir, params["lock_timeout"], persist)
+    return result.as_dict(), result
 
 
 if __name__ == "__main__":

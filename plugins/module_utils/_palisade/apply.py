@@ -57,9 +57,11 @@ class Result:
     commands: list = field(default_factory=list)
     warnings: list = field(default_factory=list)
     record: str = ""
+    extra: dict = field(default_factory=dict)  # what a rollback run adds (armed, run_id, persisted...)
 
     def as_dict(self) -> dict:
         return {
+            **self.extra,
             "changed": self.changed,
             "restored": self.restored,
             "changes": self.changes,
@@ -128,11 +130,28 @@ class Lock:
         return f"held by PID {pid}" if pid.isdigit() else "held by a check-mode run or a process that wrote no PID"
 
     def __exit__(self, *exc_info) -> None:
+        self.release()
+
+    def release(self) -> None:
+        """Unlock for every process sharing this lock (a rollback watchdog ends its window so)."""
         if self.fd is None:
             return
         if not self.shared:
             os.ftruncate(self.fd, 0)
         fcntl.flock(self.fd, fcntl.LOCK_UN)
+        os.close(self.fd)
+        self.fd = None
+
+    def hand_over(self, pid: int) -> None:
+        """Leave the lock to a forked process that shares the descriptor (the rollback watchdog).
+
+        ``flock`` locks belong to the open file, not the process: closing this copy without
+        unlocking keeps the lock held for as long as the watchdog's copy is open.
+        """
+        if self.fd is None:
+            return
+        os.ftruncate(self.fd, 0)
+        os.pwrite(self.fd, f"{pid}\n".encode(), 0)
         os.close(self.fd)
         self.fd = None
 
@@ -151,30 +170,42 @@ def apply(
     """Make the host's owned state ``wanted``; see the module docstring."""
     runner = runner or Runner()
     with Lock(state_dir, lock_timeout, shared=check_mode):
-        live = read_live(runner, wanted.prefix, need_ipset=bool(wanted.ipsets))
-        plan = make_plan(wanted, live)
-        result = Result(
-            changed=plan.changed,
-            changes=plan.changes(),
-            before=plan.before,
-            after=plan.after,
-            transactions=plan.transactions(),
-            warnings=list(live.warnings),
-        )
+        live, plan, result = prepare(wanted, runner)
         if check_mode:
             result.commands = planned_commands(plan, lock_timeout)
             return result
-        if plan.changed:
-            calls_before = len(runner.calls)
-            _apply_or_put_back(plan, live, runner, lock_timeout)
-            result.restored = any(family_plan.changed for family_plan in plan.families.values())
-            result.commands = [str(call) for call in runner.calls[calls_before:] if not call.reads_only]
-            check = make_plan(wanted, read_live(runner, wanted.prefix, need_ipset=bool(wanted.ipsets)))
-            if check.changed:
-                result.warnings.append(_still_differs(check))
+        carry_out(wanted, live, plan, runner, lock_timeout, result)
         if record:
             result.record = write_record(state_dir, wanted)
     return result
+
+
+def prepare(wanted, runner):
+    """Read the live state and plan (reads only): ``(live, plan, result)``; call under the lock."""
+    live = read_live(runner, wanted.prefix, need_ipset=bool(wanted.ipsets))
+    plan = make_plan(wanted, live)
+    result = Result(
+        changed=plan.changed,
+        changes=plan.changes(),
+        before=plan.before,
+        after=plan.after,
+        transactions=plan.transactions(),
+        warnings=list(live.warnings),
+    )
+    return live, plan, result
+
+
+def carry_out(wanted, live, plan, runner, wait, result) -> None:
+    """Run ``plan`` (putting ``live`` back if it fails part-way), then check the host holds ``wanted``."""
+    if not plan.changed:
+        return
+    calls_before = len(runner.calls)
+    _apply_or_put_back(plan, live, runner, wait)
+    result.restored = any(family_plan.changed for family_plan in plan.families.values())
+    result.commands = [str(call) for call in runner.calls[calls_before:] if not call.reads_only]
+    check = make_plan(wanted, read_live(runner, wanted.prefix, need_ipset=bool(wanted.ipsets)))
+    if check.changed:
+        result.warnings.append(_still_differs(check))
 
 
 def planned_commands(plan, wait) -> list:

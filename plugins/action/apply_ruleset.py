@@ -1,0 +1,215 @@
+# Copyright: palisade.firewall contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Controller side of ``palisade.firewall.apply_ruleset``: the rollback protocol's conductor.
+
+Why an action plugin: only the controller can tell whether it can still reach the host over a
+NEW connection once the rules changed. In order:
+
+1. validate the arguments and the confirm probes, and refuse a ruleset the lockout check says
+   would cut the management connection (unless ``allow_lockout``) - no host contacted yet;
+2. refuse connections that cannot give an independent confirmation (``local``, persistent
+   channels), unless ``allow_unsafe_apply``: then apply and persist without rollback;
+3. ``arm`` on the host (snapshot, watchdog, apply);
+4. drop the connection (``reset``), then ``confirm`` over a new one before the window ends -
+   the host runs the probes, and the watchdog persists or rolls back;
+5. no confirmation in time: wait for the window to pass, reconnect, collect the watchdog's
+   ``status`` (rolled back, and whether the owned state equals the snapshot) and fail saying so.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+from ansible.errors import AnsibleConnectionFailure
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.palisade.firewall.plugins.module_utils._palisade.arguments import ARGUMENT_SPEC, MIN_ROLLBACK_TIMEOUT
+from ansible_collections.palisade.firewall.plugins.module_utils._palisade.errors import InputError
+from ansible_collections.palisade.firewall.plugins.module_utils._palisade.probes import parse_probes
+
+MODULE = "palisade.firewall.apply_ruleset"
+CONFIRMING_CONNECTIONS = ("ssh", "paramiko", "paramiko_ssh")
+RETRY_PAUSE = 1.0
+STATUS_GRACE = 2.0  # seconds past the host's deadline before asking what its watchdog did
+RECONNECT_TIMEOUT = 120  # seconds to keep trying to reach a host that rolled back
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _supports_check_mode = True
+    _supports_diff = True
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        task_vars = task_vars or {}
+        _, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        problem = _argument_problem(args)
+        if problem:
+            return {**result, "failed": True, "changed": False, "msg": problem}
+        lockout = args.get("lockout") or {}
+        if lockout.get("blocked") and not args["allow_lockout"]:
+            return {**result, "failed": True, "changed": False, "msg": lockout["message"], "lockout": lockout}
+        if self._task.check_mode:
+            return {**result, **self._module(args, task_vars, "apply")}
+        unsafe = self._cannot_confirm()
+        if unsafe and not args["allow_unsafe_apply"]:
+            return {**result, "failed": True, "changed": False, "msg": unsafe + " Nothing was changed."}
+        if unsafe:
+            output = self._module(args, task_vars, "apply")
+            output.setdefault("warnings", []).append(unsafe + " Applied WITHOUT rollback because allow_unsafe_apply is true.")
+            return {**result, **output, "rollback": {"outcome": "not armed (allow_unsafe_apply)"}}
+        return {**result, **self._apply_with_rollback(args, task_vars)}
+
+    # -- the protocol ------------------------------------------------------------------------
+
+    def _apply_with_rollback(self, args, task_vars):
+        run_id = f"{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:12]}"
+        started = time.monotonic()
+        armed = self._module(args, task_vars, "arm", run_id)
+        if armed.get("failed") or not armed.get("armed"):
+            armed.setdefault("rollback", {"outcome": "not armed (nothing to change)" if not armed.get("failed") else "not armed"})
+            return armed
+        self._original_timeout = self._connect_timeout()
+        applied_at = time.monotonic()
+        deadline = applied_at + armed["window_left"]
+        confirmation, last_error, attempts = self._confirm(args, task_vars, run_id, deadline)
+        self._set_connect_timeout(self._original_timeout)
+        timings = {"apply": round(applied_at - started, 3), "confirm": round(time.monotonic() - applied_at, 3), "attempts": attempts}
+        if confirmation is None:
+            return self._missed_window(armed, args, task_vars, run_id, deadline, last_error, timings)
+        if confirmation.get("failed"):
+            return {**armed, "failed": True, "msg": f"confirming failed: {confirmation.get('msg')}", "rollback": {"timings": timings}}
+        outcome = confirmation["outcome"]
+        rollback = dict(outcome, run_id=run_id, timings=timings, window=args["rollback_timeout"])
+        if outcome.get("outcome") == "confirmed":
+            return {**armed, "changed": True, "rollback": rollback, "persisted": outcome.get("persisted")}
+        return {**armed, "failed": True, "changed": False, "rolled_back": True, "rollback": rollback, "msg": _rolled_back_message(outcome)}
+
+    def _confirm(self, args, task_vars, run_id, deadline):
+        """Confirm over a NEW connection before ``deadline``: ``(result or None, last error, attempts)``."""
+        last_error = ""
+        attempts = 0
+        while time.monotonic() < deadline:
+            attempts += 1
+            self._reset_connection()
+            try:
+                return self._module(args, task_vars, "confirm", run_id, connect_timeout=deadline - time.monotonic()), "", attempts
+            except AnsibleConnectionFailure as error:
+                last_error = _last_line(error)
+                time.sleep(min(RETRY_PAUSE, max(0.0, deadline - time.monotonic())))
+        return None, last_error or "the window ended before a connection was tried", attempts
+
+    def _missed_window(self, armed, args, task_vars, run_id, deadline, last_error, timings):
+        """The host rolls back by itself; reconnect once it has, and report what it did."""
+        time.sleep(max(0.0, deadline - time.monotonic()) + STATUS_GRACE)
+        give_up = time.monotonic() + RECONNECT_TIMEOUT
+        error = last_error
+        while time.monotonic() < give_up:
+            self._reset_connection()
+            try:
+                status = self._module(args, task_vars, "status", run_id)
+                break
+            except AnsibleConnectionFailure as failure:
+                error = _last_line(failure)
+                time.sleep(RETRY_PAUSE)
+        else:
+            return {
+                **armed,
+                "failed": True,
+                "unreachable": True,
+                "rolled_back": True,
+                "msg": (
+                    f"No confirmation over a new connection within {args['rollback_timeout']} s ({last_error}), so the host"
+                    f" restores its previous rules by itself; it could not be reached again within {RECONNECT_TIMEOUT} s"
+                    f" to check ({error})."
+                ),
+            }
+        if status.get("failed"):
+            return {**armed, "failed": True, "rolled_back": True, "msg": f"the host missed the window; asking it what happened failed: {status.get('msg')}"}
+        outcome = status["outcome"]
+        rollback = dict(outcome, run_id=run_id, timings=timings, window=args["rollback_timeout"], last_connection_error=last_error)
+        if outcome.get("outcome") == "confirmed":  # a confirmation arrived, but its answer got lost
+            return {**armed, "changed": True, "rollback": rollback, "persisted": outcome.get("persisted")}
+        message = _rolled_back_message(outcome, last_error)
+        return {**armed, "failed": True, "changed": False, "rolled_back": True, "rollback": rollback, "msg": message}
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _module(self, args, task_vars, phase, run_id=None, connect_timeout=None):
+        module_args = {key: value for key, value in args.items() if not key.startswith("_")}
+        module_args.update(_palisade_phase=phase, _palisade_run_id=run_id, lockout=None)
+        if connect_timeout is not None:
+            self._set_connect_timeout(connect_timeout)
+        return self._execute_module(module_name=MODULE, module_args=module_args, task_vars=task_vars)
+
+    def _connect_timeout(self):
+        try:
+            return self._connection.get_option("timeout")
+        except KeyError:
+            return None
+
+    def _set_connect_timeout(self, seconds) -> None:
+        """Keep one attempt from outlasting the window (a DROP makes a connect hang)."""
+        if seconds is None:
+            return
+        try:
+            self._connection.set_option("timeout", max(1, int(seconds)))
+        except KeyError:
+            pass
+
+    def _reset_connection(self) -> None:
+        try:
+            self._connection.reset()
+        except AnsibleConnectionFailure:
+            pass
+
+    def _cannot_confirm(self) -> str:
+        """Why this connection cannot confirm over a new connection, or ``""`` when it can."""
+        names = {getattr(self._connection, "transport", "") or "", getattr(self._connection, "_load_name", "") or ""}
+        short = {name.rsplit(".", 1)[-1] for name in names if name}
+        if short & set(CONFIRMING_CONNECTIONS):
+            return ""
+        shown = sorted(names - {""})[0] if names - {""} else "unknown"
+        if "local" in short:
+            return (
+                f"Refusing to apply with connection {shown!r}: the controller is the host itself, so reaching it again"
+                " proves nothing about the network and rules that cut remote access would never be rolled back."
+                " Use an ssh connection, or set palisade_allow_unsafe_apply: true to apply without rollback."
+            )
+        return (
+            f"Refusing to apply with connection {shown!r}: it cannot be dropped and reopened as a new network"
+            " connection (a persistent or non-network channel survives the new rules), so a lockout would go unnoticed"
+            " and never be rolled back. Use ssh or paramiko, or set palisade_allow_unsafe_apply: true to apply without rollback."
+        )
+
+
+def _argument_problem(args) -> str:
+    if args["rollback_timeout"] < MIN_ROLLBACK_TIMEOUT:
+        return f"rollback_timeout (palisade_rollback_timeout) must be at least {MIN_ROLLBACK_TIMEOUT} seconds, got {args['rollback_timeout']}"
+    try:
+        parse_probes(args["confirm_probes"])
+    except InputError as error:
+        return str(error)
+    return ""
+
+
+def _rolled_back_message(outcome, last_error="") -> str:
+    reason = outcome.get("reason") or "unknown reason"
+    if last_error:
+        reason += f" (last attempt: {last_error})"
+    if outcome.get("outcome") == "error":
+        return f"The new rules were NOT confirmed ({reason}), and rolling them back failed: {outcome.get('error')}"
+    verified = outcome.get("verified_now", outcome.get("verified"))
+    state = (
+        "the host's owned rules and ipsets equal the snapshot taken before the apply"
+        if verified
+        else "the host's owned rules and ipsets do NOT equal the snapshot taken before the apply - inspect the host"
+    )
+    checked = " (checked again after reconnecting)" if "verified_now" in outcome else ""
+    return f"The new rules were rolled back: {reason}. Now {state}{checked}; the persisted rules were not changed."
+
+
+def _last_line(error) -> str:
+    lines = [line for line in str(error).splitlines() if line.strip()]
+    return lines[-1].strip() if lines else type(error).__name__

@@ -1,0 +1,179 @@
+# Copyright: palisade.firewall contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Persist the confirmed owned state, and put it back at boot.
+
+Private to the collection: this API may change at any time.
+
+``persist`` runs only after a confirmation (or an apply the user chose to run without
+rollback). It records the applied inputs in ``<state_dir>/applied/`` and, when enabled,
+installs a boot-time restore of just the owned state:
+
+- ``<state_dir>/boot/lib/``: a copy of this host-side package (standard library only), so the
+  boot restore runs exactly the code that applied the rules, without Ansible;
+- ``<state_dir>/boot/palisade-restore``: the command that applies ``applied/`` under the
+  apply lock (compare, then restore only what differs; a second call changes nothing);
+- with systemd: ``/etc/systemd/system/palisade-firewall.service``, a oneshot unit ordered
+  before ``network-pre.target`` (so no interface is up without the rules), enabled by its
+  ``multi-user.target.wants`` link. Elsewhere the command is returned for the init system to
+  run before the network comes up (see docs/apply.md).
+
+Other tools' rules are never saved or restored here: they keep their own persistence.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pkgutil
+import subprocess
+import sys
+
+from ansible_collections.palisade.firewall.plugins.module_utils._palisade.apply import DEFAULT_STATE_DIR, _write_atomically, apply, write_record
+from ansible_collections.palisade.firewall.plugins.module_utils._palisade.errors import PalisadeError
+from ansible_collections.palisade.firewall.plugins.module_utils._palisade.state import parse_wanted
+
+PACKAGE = "ansible_collections.palisade.firewall.plugins.module_utils._palisade"
+LIBRARY_MODULES = ("__init__", "apply", "boot", "commands", "errors", "plan", "rules", "saved_state", "state")
+UNIT_NAME = "palisade-firewall.service"
+METHODS = ("auto", "systemd", "none")
+UNIT = """\
+# Installed by palisade.firewall: restores the chains and ipsets it owns, before the network.
+[Unit]
+Description=palisade.firewall owned iptables, ip6tables and ipset rules
+DefaultDependencies=no
+Wants=network-pre.target
+Before=network-pre.target shutdown.target
+After=local-fs.target systemd-modules-load.service
+Conflicts=shutdown.target
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart={command}
+
+[Install]
+WantedBy=multi-user.target
+"""
+LAUNCHER = """\
+#!{python} -B
+# Installed by palisade.firewall: applies the owned state recorded in {state_dir}/applied.
+import sys
+sys.path.insert(0, {lib!r})
+from {package}.boot import main
+sys.exit(main(["--state-dir", {state_dir!r}, "--prefix", {prefix!r}] + sys.argv[1:]))
+"""
+
+
+def library_sources() -> dict:
+    """This package's sources, read now: a watchdog that persists later may outlive the files
+    Ansible ran the module from (its temporary directory is removed when the module exits)."""
+    sources = {}
+    for name in LIBRARY_MODULES:
+        data = pkgutil.get_data(PACKAGE, f"{name}.py")
+        if data is None:
+            raise PalisadeError(f"cannot read {PACKAGE}.{name} to install the boot restore")
+        sources[name] = data.decode("utf-8")
+    return sources
+
+
+def persist(state_dir: str, wanted, enabled: bool = True, method: str = "auto", root: str = "/", sources=None) -> dict:
+    """Record ``wanted`` as applied and (when ``enabled``) install its boot restore; what was done.
+
+    ``sources`` are ``library_sources()`` read earlier (the rollback watchdog passes them).
+    """
+    if method not in METHODS:
+        raise PalisadeError(f"boot restore method must be one of {', '.join(METHODS)}, got {method!r}")
+    record = write_record(state_dir, wanted)
+    command = os.path.join(state_dir, "boot", "palisade-restore")
+    unit = os.path.join(root, "etc", "systemd", "system", UNIT_NAME)
+    link = os.path.join(root, "etc", "systemd", "system", "multi-user.target.wants", UNIT_NAME)
+    if not enabled:
+        removed = [path for path in (link, unit) if _remove(path)]
+        return {"enabled": False, "record": record, "method": "none", "command": "", "changed": bool(removed), "removed": removed}
+    changed = _install_library(state_dir, command, wanted.prefix, sources or library_sources())
+    running = os.path.isdir(os.path.join(root, "run", "systemd", "system"))
+    chosen = "systemd" if method == "systemd" or (method == "auto" and running) else "none"
+    if chosen == "systemd":
+        unit_changed = _write_if_different(unit, UNIT.format(command=command), 0o644)
+        link_changed = _link(link, "/etc/systemd/system/" + UNIT_NAME)
+        if unit_changed and running and root == "/":
+            subprocess.run(["systemctl", "daemon-reload"], check=False, capture_output=True)
+        changed = changed or unit_changed or link_changed
+    return {"enabled": True, "record": record, "method": chosen, "command": command, "unit": unit if chosen == "systemd" else "", "changed": changed}
+
+
+def _install_library(state_dir: str, command: str, prefix: str, sources: dict) -> bool:
+    lib = os.path.join(state_dir, "boot", "lib")
+    package_dir = os.path.join(lib, *PACKAGE.split("."))
+    changed = False
+    parts = PACKAGE.split(".")
+    for depth in range(1, len(parts)):
+        changed |= _write_if_different(os.path.join(lib, *parts[:depth], "__init__.py"), "", 0o644)
+    for name, source in sorted(sources.items()):
+        changed |= _write_if_different(os.path.join(package_dir, f"{name}.py"), source, 0o644)
+    launcher = LAUNCHER.format(python=sys.executable or "/usr/bin/python3", lib=lib, package=PACKAGE, state_dir=state_dir, prefix=prefix)
+    changed |= _write_if_different(command, launcher, 0o700)
+    return changed
+
+
+def _write_if_different(path: str, content: str, mode: int) -> bool:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            if handle.read() == content and (os.stat(path).st_mode & 0o777) == mode:
+                return False
+    except OSError:
+        pass
+    os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
+    _write_atomically(path, content)
+    os.chmod(path, mode)
+    return True
+
+
+def _link(path: str, target: str) -> bool:
+    if os.path.islink(path) and os.readlink(path) == target:
+        return False
+    os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
+    _remove(path)
+    os.symlink(target, path)
+    return True
+
+
+def _remove(path: str) -> bool:
+    try:
+        os.unlink(path)
+        return True
+    except FileNotFoundError:
+        return False
+
+
+# -- the boot restore itself -------------------------------------------------------------------
+
+
+def load_applied(state_dir: str, prefix: str = "pal-"):
+    """The owned state recorded in ``<state_dir>/applied/`` (the last confirmed one)."""
+    directory = os.path.join(state_dir, "applied")
+    texts = {}
+    for file_name in ("ipv4.rules", "ipv6.rules", "ipsets.restore", "hooks.json"):
+        with open(os.path.join(directory, file_name), encoding="utf-8") as handle:
+            texts[file_name] = handle.read()
+    return parse_wanted(texts["ipv4.rules"], texts["ipv6.rules"], texts["ipsets.restore"], json.loads(texts["hooks.json"]), prefix)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="palisade-restore", description="Apply the owned state palisade.firewall recorded as applied.")
+    parser.add_argument("--state-dir", default=DEFAULT_STATE_DIR)
+    parser.add_argument("--prefix", default="pal-")
+    parser.add_argument("--lock-timeout", type=float, default=60)
+    args = parser.parse_args(argv)
+    try:
+        wanted = load_applied(args.state_dir, args.prefix)
+        result = apply(wanted, state_dir=args.state_dir, lock_timeout=args.lock_timeout, record=False)
+    except (OSError, ValueError, PalisadeError) as error:
+        print(f"palisade-restore: {error}", file=sys.stderr)
+        return 1
+    for warning in result.warnings:
+        print(f"palisade-restore: warning: {warning}", file=sys.stderr)
+    changes = sum(len(items) for items in result.changes.values())
+    print(f"palisade-restore: {'restored' if result.changed else 'already in place'} ({changes} changes)")
+    return 0

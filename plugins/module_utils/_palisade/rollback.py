@@ -1,0 +1,320 @@
+# Copyright: palisade.firewall contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Apply with a dead-man timer: the new rules stay only if the controller confirms in time.
+
+Private to the collection: this API may change at any time.
+
+Why a watchdog process of our own: the rules must go back even when everything else dies - the
+SSH session, the controller, Ansible's module process. So ``arm`` forks a watchdog that leaves
+the session (``setsid`` and a second fork, standard streams on ``/dev/null``); it is not an
+Ansible async job, so no async watchdog can kill it before it restores.
+
+One run, under ``<state_dir>/runs/<run_id>/`` (the id comes from the controller, one per task
+and host, so two runs never share a file):
+
+1. ``arm`` takes the apply lock, reads and plans. Nothing to change: the lock is released and
+   nothing is armed. Otherwise it writes the snapshot of the owned state (IPv4, IPv6, ipsets;
+   an empty snapshot when nothing is owned yet, so that rolling back removes what was added),
+   forks the watchdog, hands it the lock, and applies (ipsets, then both families, each
+   ``--test``-ed before its restore). IPv4 and IPv6 share the one window.
+2. The watchdog waits for ``confirm`` or ``abort`` in the run directory, or the deadline. On
+   ``confirm`` it persists (``boot.persist``) and ends; on ``abort`` or the deadline it applies
+   the snapshot back - owned state only, so other tools' chains, rules and sets, including
+   changes they made during the window, stay as they are - checks that the live owned state
+   equals the snapshot, and ends. Either way it writes ``result.json`` and then releases the
+   lock, so a concurrent run waits for the whole window and never interleaves.
+3. ``confirm`` (a NEW connection from the controller) runs the confirm probes, writes
+   ``confirm`` (or ``abort`` naming the failed probe) and waits for ``result.json``; asked
+   again (its answer was lost on the way), it returns the same result. ``status`` (after a
+   missed window, once the host answers again) waits for the result and checks again that the
+   live owned state equals the snapshot.
+
+Finished run directories are removed by later ``arm`` calls ten minutes after they finished, by
+when their controller has collected the result (or died).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import time
+
+from ansible_collections.palisade.firewall.plugins.module_utils._palisade import boot
+from ansible_collections.palisade.firewall.plugins.module_utils._palisade.apply import (
+    Lock,
+    _write_atomically,
+    carry_out,
+    execute,
+    prepare,
+)
+from ansible_collections.palisade.firewall.plugins.module_utils._palisade.commands import Runner
+from ansible_collections.palisade.firewall.plugins.module_utils._palisade.errors import PalisadeError
+from ansible_collections.palisade.firewall.plugins.module_utils._palisade.plan import make_plan
+from ansible_collections.palisade.firewall.plugins.module_utils._palisade.probes import run_probes
+from ansible_collections.palisade.firewall.plugins.module_utils._palisade.saved_state import read_live
+from ansible_collections.palisade.firewall.plugins.module_utils._palisade.state import parse_wanted
+
+RUN_ID = re.compile(r"^[a-z0-9][a-z0-9-]{7,63}$")
+POLL = 0.05
+LEFTOVER_AGE = 600  # seconds after a run finished; its controller has long collected the result
+RESULT_WAIT = 120  # seconds a confirm or status call waits for the watchdog to finish
+
+
+class RollbackError(PalisadeError):
+    """A run directory is missing or malformed, or the watchdog did not answer."""
+
+
+def run_directory(state_dir: str, run_id: str) -> str:
+    if not RUN_ID.match(run_id or ""):
+        raise RollbackError(f"run id {run_id!r} is not 8 to 64 lower-case letters, digits and dashes")
+    return os.path.join(state_dir, "runs", run_id)
+
+
+# -- arm ---------------------------------------------------------------------------------------
+
+
+def arm(wanted, run_id: str, window: float, state_dir: str, lock_timeout: float, persist: dict, runner=None):
+    """Apply ``wanted`` with the watchdog armed: an apply ``Result`` whose ``extra`` says whether a
+    confirmation is awaited (``armed``, ``run_id``, ``window_left`` seconds) or, unchanged, what
+    ``persisted`` did.
+
+    ``persist`` holds ``boot.persist``'s keyword arguments (``enabled``, ``method``, ``root``);
+    the watchdog uses them after a confirmation, and an unchanged host gets them at once.
+    """
+    runner = runner or Runner()
+    directory = run_directory(state_dir, run_id)
+    lock = Lock(state_dir, lock_timeout)
+    lock.__enter__()
+    try:
+        _remove_leftovers(state_dir)
+        live, plan, result = prepare(wanted, runner)
+        if not plan.changed:
+            result.extra = {"armed": False, "persisted": boot.persist(state_dir, wanted, **persist)}
+            result.record = result.extra["persisted"]["record"]
+            lock.release()
+            return result
+        persist = dict(persist, sources=boot.library_sources())
+        os.makedirs(directory, mode=0o700)
+        snapshot = live.owned()
+        _write_json(os.path.join(directory, "snapshot.json"), dict(snapshot.render_inputs(), prefix=wanted.prefix))
+        _write_json(os.path.join(directory, "armed.json"), {"window": window, "pid": os.getpid()})
+        deadline = time.monotonic() + window
+        pid = _spawn_watchdog(directory, deadline, wanted, snapshot, state_dir, persist, lock_timeout, lock.fd)
+        lock.hand_over(pid)
+    except BaseException:
+        lock.release()
+        raise
+    try:
+        carry_out(wanted, live, plan, runner, lock_timeout, result)
+    except PalisadeError as error:
+        _request(directory, "abort", f"applying failed: {error}")
+        outcome = wait_for_result(directory, RESULT_WAIT)
+        shutil.rmtree(directory, ignore_errors=True)
+        raise PalisadeError(f"{error}\nWatchdog: {describe_outcome(outcome)}") from None
+    result.extra = {"armed": True, "run_id": run_id, "window_left": round(max(0.0, deadline - time.monotonic()), 3)}
+    return result
+
+
+def apply_without_rollback(wanted, state_dir: str, lock_timeout: float, persist: dict, runner=None):
+    """Apply and persist at once: for connections that cannot confirm, when the user opted in."""
+    runner = runner or Runner()
+    with Lock(state_dir, lock_timeout):
+        live, plan, result = prepare(wanted, runner)
+        carry_out(wanted, live, plan, runner, lock_timeout, result)
+        result.extra = {"armed": False, "persisted": boot.persist(state_dir, wanted, **persist)}
+        result.record = result.extra["persisted"]["record"]
+    return result
+
+
+def _remove_leftovers(state_dir: str) -> None:
+    runs = os.path.join(state_dir, "runs")
+    try:
+        names = os.listdir(runs)
+    except FileNotFoundError:
+        return
+    now = time.time()
+    for name in names:
+        path = os.path.join(runs, name)
+        result = os.path.join(path, "result.json")
+        try:
+            finished = os.path.getmtime(result)
+        except OSError:
+            continue  # still armed (the lock we hold says its watchdog has ended, but keep what we cannot judge)
+        if now - finished > LEFTOVER_AGE:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _spawn_watchdog(directory, deadline, wanted, snapshot, state_dir, persist, wait, lock_fd) -> int:
+    """Fork the watchdog out of this session; return its PID (known once it has started)."""
+    read_end, write_end = os.pipe()
+    first = os.fork()
+    if first == 0:  # the intermediate child: a new session, then the watchdog, then leave
+        try:
+            os.close(read_end)
+            os.setsid()
+            second = os.fork()
+            if second == 0:
+                _become_daemon(directory, lock_fd)
+                code = 0
+                try:
+                    watch(directory, deadline, wanted, snapshot, state_dir, persist, wait, lock_fd)
+                except BaseException:  # noqa: BLE001 - nothing can report it; the result file says what happened
+                    code = 1
+                os._exit(code)
+            os.write(write_end, f"{second}\n".encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    os.waitpid(first, 0)
+    with os.fdopen(read_end) as pipe:
+        text = pipe.readline().strip()
+    if not text.isdigit():
+        raise RollbackError("the rollback watchdog could not be started; nothing was applied")
+    return int(text)
+
+
+def _become_daemon(directory: str, lock_fd: int) -> None:
+    """Leave the session's streams (so SSH can close the channel) and every descriptor but the lock."""
+    os.chdir("/")
+    os.umask(0o077)
+    for signum in (signal.SIGHUP, signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
+        signal.signal(signum, signal.SIG_IGN)
+    null = os.open(os.devnull, os.O_RDWR)
+    log = os.open(os.path.join(directory, "watchdog.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.dup2(null, 0)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    os.closerange(3, lock_fd)
+    os.closerange(lock_fd + 1, 65536)
+
+
+# -- the watchdog ------------------------------------------------------------------------------
+
+
+def watch(directory, deadline, wanted, snapshot, state_dir, persist, wait, lock_fd, runner=None) -> dict:
+    """Wait for the decision, carry it out, write ``result.json``, release the lock (``lock_fd``)."""
+    runner = runner or Runner()
+    started = time.monotonic()
+    decision, reason = _wait_for_decision(directory, deadline)
+    waited = round(time.monotonic() - started, 3)
+    try:
+        if decision == "confirm":
+            outcome = {"outcome": "confirmed", "waited": waited, "persisted": boot.persist(state_dir, wanted, **persist)}
+        else:
+            outcome = dict(roll_back(snapshot, runner, wait), outcome="rolled_back", reason=reason, waited=waited)
+    except Exception as error:  # noqa: BLE001 - reported through the result file
+        outcome = {"outcome": "error", "reason": reason, "error": str(error), "waited": waited}
+    _write_json(os.path.join(directory, "result.json"), outcome)
+    held = Lock(state_dir, 0)
+    held.fd = lock_fd
+    held.release()
+    return outcome
+
+
+def _wait_for_decision(directory, deadline):
+    while True:
+        for name in ("confirm", "abort"):
+            path = os.path.join(directory, name)
+            if os.path.exists(path):
+                with open(path, encoding="utf-8") as handle:
+                    return name, handle.read().strip()
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return "timeout", "no confirmation from the controller over a new connection within the rollback window"
+        time.sleep(min(POLL, left))
+
+
+def roll_back(snapshot, runner, wait) -> dict:
+    """Apply the snapshot back (owned state only) and check that the host now holds it."""
+    live = read_live(runner, snapshot.prefix, need_ipset=bool(snapshot.ipsets))
+    plan = make_plan(snapshot, live)
+    if plan.changed:
+        execute(plan, runner, wait)
+    return {"restored_changes": plan.changes(), "verified": same_as_snapshot(snapshot, runner)}
+
+
+def same_as_snapshot(snapshot, runner) -> bool:
+    return not make_plan(snapshot, read_live(runner, snapshot.prefix, need_ipset=bool(snapshot.ipsets))).changed
+
+
+# -- confirm and status (a new connection) -----------------------------------------------------
+
+
+def confirm(state_dir: str, run_id: str, probes) -> dict:
+    """Run the probes, then confirm (or abort naming the failed probe); the watchdog's outcome."""
+    directory = _existing(state_dir, run_id)
+    outcome = _read_result(directory)
+    probe_results = []
+    if outcome is None:
+        probe_results = run_probes(probes)
+        failed = [item for item in probe_results if not item.ok]
+        if failed:
+            _request(directory, "abort", f"{failed[0].probe.describe()} failed: {failed[0].detail}")
+        else:
+            _request(directory, "confirm", "confirmed by the controller over a new connection")
+        outcome = wait_for_result(directory, RESULT_WAIT)
+    return dict(outcome, probes=[_probe_dict(item) for item in probe_results])
+
+
+def status(state_dir: str, run_id: str, runner=None) -> dict:
+    """After a missed window: the watchdog's outcome, and whether the owned state is the snapshot now."""
+    runner = runner or Runner()
+    directory = _existing(state_dir, run_id)
+    outcome = wait_for_result(directory, RESULT_WAIT)
+    with open(os.path.join(directory, "snapshot.json"), encoding="utf-8") as handle:
+        saved = json.load(handle)
+    snapshot = parse_wanted(saved["ipv4_rules"], saved["ipv6_rules"], saved["ipsets"], saved["hooks"], saved["prefix"])
+    return dict(outcome, verified_now=same_as_snapshot(snapshot, runner))
+
+
+def _existing(state_dir: str, run_id: str) -> str:
+    directory = run_directory(state_dir, run_id)
+    if not os.path.isdir(directory):
+        raise RollbackError(f"no run {run_id} on this host ({directory} does not exist): it was never armed, or already collected")
+    return directory
+
+
+def _request(directory: str, name: str, reason: str) -> None:
+    path = os.path.join(directory, name)
+    _write_atomically(path, reason + "\n")
+
+
+def wait_for_result(directory: str, timeout: float) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        outcome = _read_result(directory)
+        if outcome is not None:
+            return outcome
+        if time.monotonic() >= deadline:
+            raise RollbackError(f"the rollback watchdog wrote no result in {directory} within {timeout:g} s")
+        time.sleep(POLL)
+
+
+def _read_result(directory: str):
+    try:
+        with open(os.path.join(directory, "result.json"), encoding="utf-8") as handle:
+            return json.load(handle)
+    except FileNotFoundError:
+        return None
+
+
+def _probe_dict(item) -> dict:
+    return {"name": item.probe.name, "ok": item.ok, "detail": item.detail, "seconds": round(item.seconds, 3)}
+
+
+def describe_outcome(outcome: dict) -> str:
+    """One sentence for users about what the watchdog did."""
+    kind = outcome.get("outcome")
+    if kind == "confirmed":
+        return "the new rules were confirmed and kept"
+    if kind == "rolled_back":
+        verified = "equals" if outcome.get("verified") else "does NOT equal"
+        return f"the rules were rolled back ({outcome.get('reason')}); the owned state {verified} the snapshot taken before the apply"
+    return f"rolling back failed: {outcome.get('error')} (reason for rolling back: {outcome.get('reason')})"
+
+
+def _write_json(path: str, data) -> None:
+    _write_atomically(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
