@@ -7,17 +7,39 @@ Thin on purpose: read the inventory, call the engine, translate errors. No host 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from ansible_collections.palisade.firewall.plugins.plugin_utils.compiled_output import compiled_host_to_dict
-from ansible_collections.palisade.firewall.plugins.plugin_utils.compiler import Compiler
+from ansible_collections.palisade.firewall.plugins.plugin_utils.compiler import CompiledHost, Compiler
 from ansible_collections.palisade.firewall.plugins.plugin_utils.fleet_action import FleetAction, requested_hosts
 from ansible_collections.palisade.firewall.plugins.plugin_utils.fleet_index import FleetIndex
+from ansible_collections.palisade.firewall.plugins.plugin_utils.lockout import check_lockout, connection_from_facts
+
+# What the role registers from the module palisade.firewall.management_connection.
+MANAGEMENT_VAR = "palisade_management"
 
 
 class ActionModule(FleetAction):
-    ARGUMENT_SPEC = {"hosts": {"type": "list", "elements": "str"}}
+    ARGUMENT_SPEC = {
+        "hosts": {"type": "list", "elements": "str"},
+        "lockout_check": {"type": "bool", "default": False},
+    }
 
     def work(self, fleet, args, task_vars):
         compiler = Compiler(FleetIndex(fleet))
-        compiled = {host: compiled_host_to_dict(compiler.compile(host)) for host in requested_hosts(fleet, args, task_vars)}
+        compiled = {}
+        for host in requested_hosts(fleet, args, task_vars):
+            result = compiler.compile(host)
+            compiled[host] = compiled_host_to_dict(result)
+            if args["lockout_check"]:
+                compiled[host]["lockout"] = _lockout(result, task_vars["hostvars"][host])
         warnings = [str(w) for w in fleet.warnings] + [w for host in compiled.values() for w in host["warnings"]]
         return {"hosts": compiled}, warnings
+
+
+def _lockout(compiled: CompiledHost, host_vars: Mapping[str, Any]) -> dict[str, Any]:
+    """The host's report when it made one (a skipped or failed task has no ``connection``)."""
+    registered = host_vars.get(MANAGEMENT_VAR) or {}
+    facts = registered.get("connection") if isinstance(registered, Mapping) else None
+    return check_lockout(compiled, connection_from_facts(compiled.host, facts, host_vars)).to_dict()

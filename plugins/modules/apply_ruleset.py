@@ -13,7 +13,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 ---
 module: apply_ruleset
-short_description: Apply a host's owned iptables, ip6tables and ipset ruleset atomically
+short_description: Apply a host's owned iptables, ip6tables and ipset ruleset atomically, with rollback
 version_added: 0.1.0
 description:
   - Makes the chains and ipsets that palisade.firewall owns on the host (every chain, in every
@@ -31,8 +31,23 @@ description:
     removed with it, because the kernel refuses to delete a chain still in use.
   - A failed restore leaves its family as it was; if something had already changed, the owned
     state from before the run is applied back and the error says so.
-  - Runs under an exclusive lock (O(state_dir)/lock), so two runs never interleave; records the
-    applied inputs in O(state_dir)/applied/.
+  - Runs under an exclusive lock (O(state_dir)/lock), so two runs never interleave.
+  - B(Rollback.) When something changes, the host snapshots the owned state (an empty one when
+    nothing is owned yet), starts a watchdog process outside the SSH session, and applies. The
+    controller then drops its connection and confirms over a NEW one within O(rollback_timeout)
+    seconds, after the host ran O(confirm_probes). Without that confirmation, or when a probe
+    fails, the host puts the snapshot back by itself (owned state only - other tools' rules,
+    including changes they made meanwhile, stay) and the task fails saying so; once the host
+    answers again the controller checks that its owned state equals the snapshot. The lock is
+    held until the watchdog has finished, so a second run waits for the whole window.
+  - B(Persistence.) Only after the confirmation, the applied inputs are recorded in
+    O(state_dir)/applied/ and (O(persist)) a boot-time restore of just the owned state is
+    installed, see O(boot_restore).
+  - B(Refusals, before the host is touched.) A ruleset that the lockout check (O(lockout), from
+    M(palisade.firewall.compile) with O(palisade.firewall.compile#module:lockout_check=true))
+    says would block a new connection from the controller, unless O(allow_lockout). A connection
+    that cannot confirm over a new connection (C(local), persistent channels), unless
+    O(allow_unsafe_apply), which applies and persists without rollback.
   - Needs only Python 3.8 and the iptables (nf_tables or legacy) and ipset tools on the host.
 options:
   ipv4_rules:
@@ -100,16 +115,65 @@ options:
     default: /var/lib/palisade
   lock_timeout:
     description:
-      - Seconds to wait for another run holding the lock; then the task fails naming the lock
-        file and the holder's PID. Also passed to C(iptables-restore -w) for the xtables lock.
+      - Seconds to wait for another run holding the lock (including its rollback window); then
+        the task fails naming the lock file and the holder's PID. Also passed to
+        C(iptables-restore -w) for the xtables lock.
     type: int
     default: 60
+  rollback_timeout:
+    description:
+      - Seconds, from the apply on the host, within which the controller must confirm over a new
+        connection and the probes must pass. At least 5. IPv4 and IPv6 share this window.
+    type: int
+    default: 30
+  confirm_probes:
+    description:
+      - Checks the host runs before confirming, each C({protocol, address, port, timeout, name,
+        payload}), C(protocol) one of C(tcp) (handshake completes), C(udp) (a reply arrives),
+        C(icmp) (one C(ping) answered). Validated on the controller before anything runs.
+      - The first failing one rolls back at once; the failure names it.
+    type: list
+    elements: raw
+    default: []
+  persist:
+    description:
+      - After confirmation, install the boot-time restore of the owned state. C(false) removes a
+        previously installed systemd unit. The applied inputs are recorded either way.
+    type: bool
+    default: true
+  boot_restore:
+    description:
+      - C(auto) installs the systemd unit C(palisade-firewall.service) (ordered before
+        C(network-pre.target)) where systemd runs, and otherwise only the command
+        O(state_dir)/boot/palisade-restore, for the init system to call before the network.
+      - C(systemd) installs the unit even where systemd is not running (for images).
+      - C(none) installs only the command.
+    type: str
+    default: auto
+    choices: [auto, systemd, none]
+  lockout:
+    description:
+      - The lockout check of this host, as M(palisade.firewall.compile) returns it in
+        C(hosts[HOST].lockout). When its C(blocked) is true the task fails with its C(message)
+        before contacting the host, unless O(allow_lockout).
+    type: dict
+  allow_lockout:
+    description: Apply even though O(lockout) says the new rules block the management connection (the rollback then undoes them).
+    type: bool
+    default: false
+  allow_unsafe_apply:
+    description: Over a connection that cannot confirm over a new connection, apply and persist without rollback instead of refusing.
+    type: bool
+    default: false
 author:
   - palisade.firewall contributors
 attributes:
+  action:
+    support: full
+    description: The controller side (an action plugin of the same name) runs the rollback protocol.
   check_mode:
     support: full
-    description: Reads the live state and returns the plan and the diff; runs nothing else and writes no file.
+    description: Reads the live state and returns the plan and the diff; runs nothing else, arms nothing and writes no file.
   diff_mode:
     support: full
     description: A readable text of the owned state per family, table and chain (rules in order) and ipsets (members sorted).
@@ -119,6 +183,8 @@ attributes:
 notes:
   - The role C(palisade.firewall.host_firewall) renders the inputs; run this module through it
     rather than by hand.
+  - Confirming needs the C(ssh) or C(paramiko_ssh) connection; the window must cover a new SSH
+    connection plus become, with room to spare.
   - Hook rules with extra matches, or C(-g) to an owned chain, are not hooks this module writes;
     an apply removes them.
 requirements:
@@ -193,16 +259,43 @@ transactions:
   returned: always
   type: dict
 commands:
-  description: The commands that changed the host (in check mode - that would run), in order.
+  description: The commands that changed the host (in check mode - that would run), in order; a rollback's are not listed.
   returned: always
   type: list
   elements: str
   sample: [ipset restore, ipset restore, iptables-restore --test --noflush -w 60, iptables-restore --noflush -w 60]
 record:
-  description: Directory holding the last applied inputs (empty in check mode).
+  description: Directory holding the last applied inputs, when they were recorded by this step (empty in check mode and while awaiting confirmation).
   returned: always
   type: str
   sample: /var/lib/palisade/applied
+armed:
+  description: Whether the rules changed under an armed rollback watchdog (then see RV(rollback)).
+  returned: when not in check mode
+  type: bool
+rollback:
+  description:
+    - What the rollback watchdog did - C(outcome) (C(confirmed), C(rolled_back), C(error) or
+      C(not armed ...)), C(reason), C(verified) (the owned state equals the snapshot after the
+      rollback), C(verified_now) (checked again after reconnecting), C(probes) (name, ok, detail,
+      seconds), C(timings) (seconds to C(apply) and to C(confirm), connection C(attempts)), C(window).
+  returned: when not in check mode
+  type: dict
+  sample:
+    outcome: confirmed
+    probes: [{name: api, ok: true, detail: connected in 0.001 s, seconds: 0.001}]
+    timings: {apply: 0.41, confirm: 0.93, attempts: 1}
+    window: 30
+rolled_back:
+  description: True when the new rules were rolled back (the task then fails).
+  returned: when rolled back
+  type: bool
+persisted:
+  description: What persisting did after the confirmation - C(record), C(method) (C(systemd) or C(none)), C(command) (the boot restore), C(unit), C(changed).
+  returned: when the rules were confirmed or nothing changed
+  type: dict
+  sample: {enabled: true, record: /var/lib/palisade/applied, method: systemd, command: /var/lib/palisade/boot/palisade-restore,
+           unit: /etc/systemd/system/palisade-firewall.service, changed: true}
 diff:
   description: The owned state before and after, as readable text (with C(--diff)).
   returned: when diff mode is on

@@ -21,16 +21,34 @@ description:
   - Any validation problem anywhere in the inventory fails the task with every problem listed,
     before any host is touched. Runs on the controller only; build the index once with
     C(run_once) and O(hosts).
+  - With O(lockout_check=true) it also checks, for each requested host, that the compiled rules
+    would allow a new TCP connection from the controller to the host's SSH address and port on
+    the interface it arrives by (the lockout guard), with the simulator of
+    M(palisade.firewall.explain). It only reports (RV(hosts.lockout)); refusing is up to the caller.
 options:
   hosts:
     description: Inventory hosts to compile. Defaults to the host the task runs for.
     type: list
     elements: str
+  lockout_check:
+    description:
+      - Check each requested host's compiled rules against its management connection and add
+        RV(hosts.lockout) to its result.
+      - The connection is the one the host reported in C(palisade_management), the registered
+        result of M(palisade.firewall.management_connection). Without it (the variable is
+        unset, or the host saw no C(SSH_CONNECTION)) it is guessed on the controller from the
+        inventory - C(ansible_host) (or C(ansible_ssh_host), else the inventory name, resolved
+        when it is not an address), C(ansible_port) (or C(ansible_ssh_port), default 22), and
+        the controller's own source address towards it; the interface is then unknown and
+        every interface it may arrive on is checked.
+    type: bool
+    default: false
 extends_documentation_fragment:
   - palisade.firewall.controller_action
 seealso:
   - module: palisade.firewall.resolve
   - module: palisade.firewall.explain
+  - module: palisade.firewall.management_connection
 """
 
 EXAMPLES = r"""
@@ -39,6 +57,23 @@ EXAMPLES = r"""
     hosts: "{{ ansible_play_batch }}"
   run_once: true
   register: palisade_compiled
+
+- name: Find the connection the controller uses (sudo would drop SSH_CONNECTION)
+  palisade.firewall.management_connection:
+  become: false
+  register: palisade_management
+
+- name: Compile the batch and check for lockouts
+  palisade.firewall.compile:
+    hosts: "{{ ansible_play_batch }}"
+    lockout_check: true
+  run_once: true
+  register: palisade_compiled
+
+- name: Refuse a ruleset that would cut the controller's connection
+  ansible.builtin.fail:
+    msg: "{{ palisade_compiled.hosts[inventory_hostname].lockout.message }}"
+  when: palisade_compiled.hosts[inventory_hostname].lockout.blocked
 """
 
 RETURN = r"""
@@ -61,6 +96,44 @@ hosts:
       description: Compiler warnings naming the policy and rule, such as a named port no endpoint declares.
       type: list
       elements: str
+    lockout:
+      description:
+        - The lockout guard's answer, only with O(lockout_check=true) - would a new TCP connection
+          from the controller to the host's SSH port be cut by the compiled rules?
+      returned: when O(lockout_check=true)
+      type: dict
+      contains:
+        blocked:
+          description: Whether the rules deny the connection (on any interface checked).
+          type: bool
+        verdict:
+          description:
+            - C(allow), C(deny), or C(untouched) (no rule of the collection decides; not blocked).
+            - With several interfaces checked, the one that matters most - a deny before an allow before untouched.
+          type: str
+        decided_by:
+          description: The rule that decided, as in M(palisade.firewall.explain), such as C(failsafe inbound tcp 22); null when untouched.
+          type: str
+        interface_checked:
+          description:
+            - The interfaces simulated - the known one, or with the interface unknown every named
+              endpoint's interface, plus a stand-in name for interfaces without an endpoint of
+              their own when a C(*) endpoint polices them (or when there is no named endpoint).
+          type: list
+          elements: str
+        message:
+          description: When blocked, the refusal (the connection, where it came from, what decided and how to fix it); else a one-line C(safe:) summary.
+          type: str
+        connection:
+          description: The connection checked - C(client), C(server), C(port), C(interface) (null when unknown) and C(source) (C(SSH_CONNECTION) or C(inventory)).
+          type: dict
+      sample:
+        blocked: false
+        verdict: allow
+        decided_by: failsafe inbound tcp 22
+        interface_checked: [eth0]
+        message: "safe: TCP 198.51.100.1 -> 198.51.100.11 port 22 arriving on eth0 (from SSH_CONNECTION) is allowed by failsafe inbound tcp 22"
+        connection: {client: 198.51.100.1, server: 198.51.100.11, port: 22, interface: eth0, source: SSH_CONNECTION}
 problems:
   description: Every validation problem, when the task fails on bad input.
   returned: failure
@@ -72,7 +145,10 @@ from ansible.module_utils.basic import AnsibleModule
 
 
 def main():
-    module = AnsibleModule(argument_spec={"hosts": {"type": "list", "elements": "str"}}, supports_check_mode=True)
+    module = AnsibleModule(
+        argument_spec={"hosts": {"type": "list", "elements": "str"}, "lockout_check": {"type": "bool", "default": False}},
+        supports_check_mode=True,
+    )
     module.fail_json(msg="palisade.firewall.compile runs on the controller as an action plugin; it cannot run on a host")
 
 

@@ -36,11 +36,19 @@ KNOWN_VARIABLES = (
     "palisade_confirm_probes",
     "palisade_persist",
     "palisade_allow_lockout",
+    "palisade_allow_unsafe_apply",
+    "palisade_boot_restore",
     "palisade_serial",
     "palisade_install_packages",
     "palisade_target",
     "palisade_state_dir",
     "palisade_lock_timeout",
+    # registered by the role host_firewall
+    "palisade_management",
+    "palisade_compiled",
+    "palisade_applied",
+    "palisade_apply_failure",
+    "palisade_missing_tools",
 )
 
 

@@ -30,7 +30,8 @@ def test_documented_options_are_the_argument_spec():
             if "options" in option:
                 compare(doc["suboptions"], option["options"], f"{where}.{name}")
 
-    compare(documented, apply_ruleset.ARGUMENT_SPEC, "options")
+    public = {name: option for name, option in apply_ruleset.ARGUMENT_SPEC.items() if not name.startswith("_")}
+    compare(documented, public, "options")
     attributes = yaml.safe_load(apply_ruleset.DOCUMENTATION)["attributes"]
     assert attributes["check_mode"]["support"] == attributes["diff_mode"]["support"] == "full"
     assert attributes["platform"]["platforms"] == "linux"
@@ -38,19 +39,20 @@ def test_documented_options_are_the_argument_spec():
     yaml.safe_load(apply_ruleset.RETURN)
 
 
-def run_module(capsys, args, fake=None, **flags):
-    """Run main() with ``args``; ``fake`` replaces the backend's apply. Returns (exit code, result)."""
+def run_module(capsys, args, fake=None, target="apply", **flags):
+    """Run main() with ``args``; ``fake`` replaces the backend's ``target``. Returns (exit code, result)."""
     inputs = dict(args)
     inputs.update({f"_ansible_{key}": value for key, value in flags.items()})
     with patch_module_args(inputs):
         if fake is not None:
-            original, apply_ruleset.apply = apply_ruleset.apply, fake
+            original = getattr(apply_ruleset, target)
+            setattr(apply_ruleset, target, fake)
         try:
             with pytest.raises(SystemExit) as exited:
                 apply_ruleset.main()
         finally:
             if fake is not None:
-                apply_ruleset.apply = original
+                setattr(apply_ruleset, target, original)
     return exited.value.code, json.loads(capsys.readouterr().out)
 
 
@@ -103,7 +105,7 @@ def test_errors_become_failures(capsys, error, fields):
     def fake(*args, **kwargs):
         raise error
 
-    code, result = run_module(capsys, {"ipv4_rules": "", "ipv6_rules": "", "ipsets": "", "hooks": []}, fake)
+    code, result = run_module(capsys, {"ipv4_rules": "", "ipv6_rules": "", "ipsets": "", "hooks": []}, fake, target="apply_without_rollback")
     assert code == 1 and result["failed"] is True
     assert {key: result[key] for key in fields} == fields
 
