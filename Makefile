@@ -56,6 +56,7 @@ demo: setup
 bench: setup
 	$(BIN)/python bench/fleet_index.py
 	$(BIN)/python bench/compile.py
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python bench/apply.py
 
 ## lab of real hosts (root; lab/README.md): `make lab-up [LAB_NAME=pal LAB_HOSTS=3 LAB_ARGS=--replace]`
 LAB_NAME ?= pal

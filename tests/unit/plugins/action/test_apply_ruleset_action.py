@@ -1,0 +1,96 @@
+# Copyright: palisade.firewall contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The controller side of apply_ruleset: which connections can confirm, and what users read.
+
+The protocol itself runs against real hosts in tests/integration/test_rollback.py and its
+refusals through ansible-playbook in tests/playbooks/test_apply_refusals.py.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from ansible_collections.palisade.firewall.plugins.action import apply_ruleset as action
+
+
+def cannot_confirm(transport, load_name=None) -> str:
+    plugin = action.ActionModule.__new__(action.ActionModule)
+    plugin._connection = SimpleNamespace(transport=transport, _load_name=load_name or transport)
+    return plugin._cannot_confirm()
+
+
+@pytest.mark.parametrize(
+    "transport, load_name",
+    [("ssh", "ansible.builtin.ssh"), ("ssh", "ssh"), ("paramiko", "ansible.builtin.paramiko_ssh"), ("paramiko_ssh", "paramiko_ssh")],
+)
+def test_ssh_and_paramiko_can_confirm(transport, load_name):
+    assert cannot_confirm(transport, load_name) == ""
+
+
+def test_local_is_refused_with_the_reason():
+    assert cannot_confirm("local", "ansible.builtin.local") == (
+        "Refusing to apply with connection 'ansible.builtin.local': the controller is the host itself, so reaching it"
+        " again proves nothing about the network and rules that cut remote access would never be rolled back."
+        " Use an ssh connection, or set palisade_allow_unsafe_apply: true to apply without rollback."
+    )
+
+
+@pytest.mark.parametrize("transport", ["mitogen_ssh", "community.docker.docker", "ansible.netcommon.network_cli", "kubernetes.core.kubectl"])
+def test_other_connections_are_refused_with_the_reason(transport):
+    assert cannot_confirm(transport) == (
+        f"Refusing to apply with connection {transport!r}: it cannot be dropped and reopened as a new network"
+        " connection (a persistent or non-network channel survives the new rules), so a lockout would go unnoticed"
+        " and never be rolled back. Use ssh or paramiko, or set palisade_allow_unsafe_apply: true to apply without rollback."
+    )
+
+
+@pytest.mark.parametrize(
+    "timeout, probes, problem",
+    [
+        (5, [], ""),
+        (4, [], "rollback_timeout (palisade_rollback_timeout) must be at least 5 seconds, got 4"),
+        (30, [{"protocol": "icmp", "address": "198.51.100.1"}], ""),
+        (30, [{"protocol": "tcp", "address": "198.51.100.1"}], "palisade_confirm_probes[0]: missing field 'port' (tcp probes need a port from 1 to 65535)"),
+    ],
+)
+def test_argument_problems(timeout, probes, problem):
+    assert action._argument_problem({"rollback_timeout": timeout, "confirm_probes": probes}) == problem
+
+
+@pytest.mark.parametrize(
+    "outcome, last_error, message",
+    [
+        (
+            {"outcome": "rolled_back", "reason": "probe 'api' (tcp 198.51.100.7:6443, timeout 3 s) failed: connection refused", "verified": True},
+            "",
+            "The new rules were rolled back: probe 'api' (tcp 198.51.100.7:6443, timeout 3 s) failed: connection refused. Now the host's"
+            " owned rules and ipsets equal the snapshot taken before the apply; the persisted rules were not changed.",
+        ),
+        (
+            {"outcome": "rolled_back", "reason": "no confirmation", "verified": True, "verified_now": True},
+            "Connection timed out",
+            "The new rules were rolled back: no confirmation (last attempt: Connection timed out). Now the host's owned rules and"
+            " ipsets equal the snapshot taken before the apply (checked again after reconnecting); the persisted rules were not changed.",
+        ),
+        (
+            {"outcome": "rolled_back", "reason": "no confirmation", "verified": True, "verified_now": False},
+            "",
+            "The new rules were rolled back: no confirmation. Now the host's owned rules and ipsets do NOT equal the snapshot taken"
+            " before the apply - inspect the host (checked again after reconnecting); the persisted rules were not changed.",
+        ),
+        (
+            {"outcome": "error", "reason": "no confirmation", "error": "`iptables-restore` failed"},
+            "",
+            "The new rules were NOT confirmed (no confirmation), and rolling them back failed: `iptables-restore` failed",
+        ),
+    ],
+)
+def test_rolled_back_messages(outcome, last_error, message):
+    assert action._rolled_back_message(outcome, last_error) == message
+
+
+def test_last_line_of_a_connection_error():
+    error = Exception("Failed to connect to the host via ssh: \nssh: connect to host 203.0.113.11 port 22: Connection timed out\n")
+    assert action._last_line(error) == "ssh: connect to host 203.0.113.11 port 22: Connection timed out"
