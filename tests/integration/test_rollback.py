@@ -248,21 +248,29 @@ def test_sigkill_of_ansible_playbook_right_after_the_apply_rolls_back(lab, proje
     write_project(project, lab, [web_policy(8080, 8084)])
     before = saved(lab, "h1")
     files = persisted(lab, "h1")
+    runs_before = run_ids(lab)
     env = ansible_env(lab, COLLECTIONS)
-    # Every new SSH connection takes 3 s more, so that the kill lands before the confirmation.
-    env["ANSIBLE_SSH_ARGS"] = "-o ControlMaster=auto -o ControlPersist=60s -o ProxyCommand='sh -c \"sleep 3; exec socat - TCP:%h:%p\"'"
+    # Every new SSH connection takes 3 s more (the same options as Ansible's defaults otherwise),
+    # so the kill surely lands before the confirming connection reaches the host.
+    env["ANSIBLE_SSH_ARGS"] = "-C -o ControlMaster=auto -o ControlPersist=60s -o ProxyCommand='sh -c \"sleep 3; exec socat - TCP:%h:%p\"'"
     process = subprocess.Popen(
         [str(Path(sys.executable).parent / "ansible-playbook"), "site.yml"],
         cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
     )
-    applied_at = wait_until(lambda: "8084" in saved(lab, "h1"), 120, "the new rules to be applied on h1")
-    os.killpg(process.pid, signal.SIGKILL)
+    wait_until(lambda: run_ids(lab) - runs_before, 120, "a run to be armed on h1")
+    applied_at = wait_until(lambda: "8084" in saved(lab, "h1"), 5, "the new rules to be applied on h1")
+    kill_tree(process.pid)
     process.communicate(timeout=30)
-    restored_at = wait_until(lambda: saved(lab, "h1") == before, WINDOW + 10, "the host to roll back by itself")
+    runs = f"for f in {STATE}/runs/*/result.json {STATE}/runs/*/watchdog.log; do echo == $f; cat $f; done"
+    restored_at = wait_until(
+        lambda: owned(saved(lab, "h1")) == owned(before), WINDOW + 10, "the host to roll back by itself",
+        lambda: lab.exec("h1", ["sh", "-c", runs], check=False).stdout + "\n" + "\n".join(owned(saved(lab, "h1"))),
+    )
     assert restored_at - applied_at < WINDOW + 2
+    assert saved(lab, "h1") == before
     assert persisted(lab, "h1") == files
     outcomes = lab.exec("h1", ["sh", "-c", f"cat {STATE}/runs/*/result.json"]).stdout
-    assert '"outcome": "rolled_back"' in outcomes
+    assert '"outcome": "rolled_back"' in outcomes and "no confirmation from the controller" in outcomes, outcomes
 
 
 def test_two_runs_at_once_never_interleave(lab, project, tmp_path):
@@ -304,10 +312,43 @@ def test_an_unreachable_host_stops_the_later_batches(lab, project):
     assert saved(lab, "h3") == states["h3"], "web-3's batch must not run"
 
 
-def wait_until(condition, timeout: float, what: str) -> float:
+def kill_tree(pid: int) -> None:
+    """SIGKILL ``pid`` and every process it started, as a controller crash would.
+
+    Killing the main ``ansible-playbook`` process alone is not enough: its workers run in
+    sessions of their own (so a Ctrl-C does not reach them), and a worker in the middle of the
+    apply task would carry on, reconnect and confirm - a real confirmation, but not the crash
+    this test is about.
+    """
+    for _ in range(3):  # a process forked while the tree was being read is caught next round
+        tree = {pid}
+        parents = {}
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                except (OSError, IndexError, ValueError):
+                    continue
+        grew = True
+        while grew:
+            found = {child for child, parent in parents.items() if parent in tree}
+            grew = not found <= tree
+            tree |= found
+        for member in tree:
+            try:
+                os.kill(member, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+def run_ids(lab: Lab) -> set[str]:
+    return set(lab.exec("h1", ["sh", "-c", f"ls {STATE}/runs 2>/dev/null || true"]).stdout.split())
+
+
+def wait_until(condition, timeout: float, what: str, diagnose=None) -> float:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
-            pytest.fail(f"waited {timeout} s for {what}")
+            pytest.fail(f"waited {timeout} s for {what}" + (f"\n{diagnose()}" if diagnose else ""))
         time.sleep(0.05)
     return time.monotonic()
