@@ -29,8 +29,9 @@ and host, so two runs never share a file):
    missed window, once the host answers again) waits for the result and checks again that the
    live owned state equals the snapshot.
 
-Finished run directories are removed by later ``arm`` calls ten minutes after they finished, by
-when their controller has collected the result (or died).
+Run directories are removed by later ``arm`` calls (which hold the lock, so no watchdog is
+running) ten minutes after they finished, by when their controller has collected the result
+(or died); one whose watchdog never wrote a result (a reboot during the window) likewise.
 """
 
 from __future__ import annotations
@@ -138,11 +139,17 @@ def _remove_leftovers(state_dir: str) -> None:
     now = time.time()
     for name in names:
         path = os.path.join(runs, name)
-        result = os.path.join(path, "result.json")
-        try:
-            finished = os.path.getmtime(result)
-        except OSError:
-            continue  # still armed (the lock we hold says its watchdog has ended, but keep what we cannot judge)
+        # Under the lock no watchdog runs any more: a run without a result lost its watchdog
+        # (a reboot during the window, where the boot restore put the confirmed state back).
+        ended = [os.path.join(path, "result.json"), os.path.join(path, "armed.json"), path]
+        for marker in ended:
+            try:
+                finished = os.path.getmtime(marker)
+                break
+            except OSError:
+                continue
+        else:
+            continue
         if now - finished > LEFTOVER_AGE:
             shutil.rmtree(path, ignore_errors=True)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 
 import palisade_fakes
 import pytest
@@ -99,3 +100,19 @@ def test_run_ids_are_checked(run_id):
 
 def test_a_good_run_id():
     assert run_directory("/var/lib/palisade", "20261121150000-0123456789ab") == "/var/lib/palisade/runs/20261121150000-0123456789ab"
+
+
+def test_leftover_runs_are_removed_ten_minutes_after_they_ended(tmp_path):
+    from ansible_collections.palisade.firewall.plugins.module_utils._palisade import rollback
+
+    runs = tmp_path / "runs"
+    old, recent, abandoned, fresh_abandoned = (runs / name for name in ("run-old-0001", "run-recent-01", "run-abandoned", "run-armed-now"))
+    for directory, files in ((old, ("armed.json", "result.json")), (recent, ("armed.json", "result.json")), (abandoned, ("armed.json",)), (fresh_abandoned, ("armed.json",))):
+        directory.mkdir(parents=True)
+        for name in files:
+            (directory / name).write_text("{}\n")
+    an_hour_ago = time.time() - 3600
+    for path in (old / "result.json", abandoned / "armed.json"):
+        os.utime(path, (an_hour_ago, an_hour_ago))
+    rollback._remove_leftovers(str(tmp_path))
+    assert sorted(path.name for path in runs.iterdir()) == ["run-armed-now", "run-recent-01"]
