@@ -17,8 +17,10 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -33,6 +35,7 @@ from project import ansible_env, ansible_playbook, connect_inventory  # noqa: E4
 
 COLLECTIONS = ROOT / ".build" / "collections"
 HOSTS = {"web-1": "h1", "web-2": "h2", "web-3": "h3"}
+FAMILY = {"web-1": 6, "web-2": 4, "web-3": 4}  # the controller reaches web-1 over IPv6, the others over IPv4
 WINDOW = 8
 STATE = "/var/lib/palisade"
 APPLY_TASK = "Apply the owned ruleset and ipsets (rolled back by the host unless confirmed in time)"
@@ -70,7 +73,7 @@ def write_project(root: Path, lab: Lab, policies: list, **settings) -> Path:
     inventory = root / "inventory"
     (inventory / "host_vars").mkdir(parents=True, exist_ok=True)
     (inventory / "group_vars").mkdir(exist_ok=True)
-    hosts = {"all": {"children": {"web": {"hosts": {name: {"ansible_host": lab.address(h)} for name, h in HOSTS.items()}}}}}
+    hosts = {"all": {"children": {"web": {"hosts": {name: {"ansible_host": lab.address(h, FAMILY[name])} for name, h in HOSTS.items()}}}}}
     (inventory / "hosts.yml").write_text(yaml.safe_dump(hosts))
     group_vars = {"palisade_policies": policies, "palisade_rollback_timeout": WINDOW, "palisade_boot_restore": "systemd", **settings}
     (inventory / "group_vars" / "all.yml").write_text(yaml.safe_dump(group_vars))
@@ -157,7 +160,8 @@ def test_a_policy_cutting_ssh_is_refused_naming_it_and_nothing_changes(lab, proj
     assert result.returncode != 0, output
     flat = " ".join(output.split())
     assert "refusing to apply the new firewall rules" in flat, output
-    assert "block-ssh" in flat and f"port 22 arriving on eth0 (from SSH_CONNECTION on the host)" in flat, output
+    connection = f"TCP {lab.address('controller', 6)} -> {lab.address('h1', 6)} port 22 arriving on eth0 (from SSH_CONNECTION on the host)"
+    assert "block-ssh" in flat and connection in flat, output
     assert "palisade_allow_lockout: true" in flat and "Nothing was changed." in flat
     assert {host: saved(lab, host) for host in lab.hosts} == states
     assert persisted(lab, "h1") == files
@@ -177,6 +181,7 @@ def test_with_the_override_the_host_rolls_back_alone_and_keeps_foreign_changes(l
     lab.exec("h1", ["iptables", "-A", "f2b-sshd", "-s", "203.0.113.251/32", "-j", "DROP"])
     lab.exec("h1", ["ipset", "add", "other-tool", "203.0.113.252"])
     restored_at = wait_until(lambda: owned(saved(lab, "h1")) == owned(snapshot), WINDOW + 10, "the host to roll back")
+    print(f"lockout: rolled back {restored_at - applied_at:.1f} s after the apply (window {WINDOW} s)")
     assert restored_at - applied_at < WINDOW + 2, f"rolled back {restored_at - applied_at:.1f} s after the apply"
     output = process.communicate(timeout=300)[0]
     assert process.returncode != 0, output
@@ -222,12 +227,13 @@ def test_good_probes_confirm_and_the_boot_restore_brings_back_the_owned_state(la
     probes = [
         {"name": "controller", "protocol": "icmp", "address": lab.address("controller", 6)},
         {"name": "ssh on web-2", "protocol": "tcp", "address": lab.address("h2"), "port": 22},
+        {"name": "udp echo", "protocol": "udp", "address": lab.address("controller"), "port": udp_echo(lab.address("controller"))},
     ]
     write_project(project, lab, [web_policy(8080, 8083)], palisade_confirm_probes=probes)
     result, output = run_site(project, lab, "-v")
     assert result.returncode == 0, output
     item = results_of(output)["web-1"]
-    assert [probe["ok"] for probe in item["rollback"]["probes"]] == [True, True], item
+    assert [probe["ok"] for probe in item["rollback"]["probes"]] == [True, True, True], item
     assert item["rollback"]["timings"]["confirm"] < WINDOW / 2
     live = owned(saved(lab, "h1"))
     assert any("8083" in line for line in live)
@@ -252,7 +258,7 @@ def test_sigkill_of_ansible_playbook_right_after_the_apply_rolls_back(lab, proje
     env = ansible_env(lab, COLLECTIONS)
     # Every new SSH connection takes 3 s more (the same options as Ansible's defaults otherwise),
     # so the kill surely lands before the confirming connection reaches the host.
-    env["ANSIBLE_SSH_ARGS"] = "-C -o ControlMaster=auto -o ControlPersist=60s -o ProxyCommand='sh -c \"sleep 3; exec socat - TCP:%h:%p\"'"
+    env["ANSIBLE_SSH_ARGS"] = "-C -o ControlMaster=auto -o ControlPersist=60s -o ProxyCommand='sh -c \"sleep 3; exec socat - TCP6:[%h]:%p\"'"  # web-1: IPv6
     process = subprocess.Popen(
         [str(Path(sys.executable).parent / "ansible-playbook"), "site.yml"],
         cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
@@ -266,6 +272,7 @@ def test_sigkill_of_ansible_playbook_right_after_the_apply_rolls_back(lab, proje
         lambda: owned(saved(lab, "h1")) == owned(before), WINDOW + 10, "the host to roll back by itself",
         lambda: lab.exec("h1", ["sh", "-c", runs], check=False).stdout + "\n" + "\n".join(owned(saved(lab, "h1"))),
     )
+    print(f"SIGKILL: rolled back {restored_at - applied_at:.1f} s after the apply (window {WINDOW} s)")
     assert restored_at - applied_at < WINDOW + 2
     assert saved(lab, "h1") == before
     assert persisted(lab, "h1") == files
@@ -300,11 +307,14 @@ def test_an_unreachable_host_stops_the_later_batches(lab, project):
     write_project(project, lab, [web_policy(8080, 8087)])
     states = {host: saved(lab, host) for host in lab.hosts}
     # web-1's SSH port answers nothing (a rule of another tool, in its raw table)
-    lab.exec("h1", ["iptables", "-t", "raw", "-I", "PREROUTING", "-p", "tcp", "--dport", "22", "-j", "DROP"])
+    block = ["-t", "raw", "-I", "PREROUTING", "-p", "tcp", "--dport", "22", "-j", "DROP"]
+    for tool in ("iptables", "ip6tables"):
+        lab.exec("h1", [tool, *block])
     try:
         result, output = run_site(project, lab, "-e", '{"palisade_serial": [2, "100%"]}')  # serial is a play keyword: extra vars only
     finally:
-        lab.exec("h1", ["iptables", "-t", "raw", "-D", "PREROUTING", "-p", "tcp", "--dport", "22", "-j", "DROP"])
+        for tool in ("iptables", "ip6tables"):
+            lab.exec("h1", [tool, "-t", "raw", "-D", *block[3:]])
     assert result.returncode != 0, output
     assert re.search(r"^web-1\s+: ok=\d+\s+changed=\d+\s+unreachable=1", output, re.M), output
     assert "web-1: unreachable, or failed earlier in this run" in output
@@ -343,6 +353,20 @@ def kill_tree(pid: int) -> None:
 
 def run_ids(lab: Lab) -> set[str]:
     return set(lab.exec("h1", ["sh", "-c", f"ls {STATE}/runs 2>/dev/null || true"]).stdout.split())
+
+
+def udp_echo(address: str) -> int:
+    """A UDP echo service on the controller's lab address (a thread of this test process); its port."""
+    server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    server.bind((address, 0))
+
+    def serve():
+        while True:
+            data, peer = server.recvfrom(512)
+            server.sendto(data, peer)
+
+    threading.Thread(target=serve, daemon=True).start()
+    return server.getsockname()[1]
 
 
 def wait_until(condition, timeout: float, what: str, diagnose=None) -> float:
