@@ -66,7 +66,10 @@ class ActionModule(ActionBase):
     def _apply_with_rollback(self, args, task_vars):
         run_id = f"{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:12]}"
         started = time.monotonic()
-        armed = self._module(args, task_vars, "arm", run_id)
+        try:
+            armed = self._module(args, task_vars, "arm", run_id)
+        except AnsibleConnectionFailure as error:
+            return self._lost_during_arm(args, task_vars, run_id, started, _last_line(error))
         if armed.get("failed") or not armed.get("armed"):
             armed.setdefault("rollback", {"outcome": "not armed (nothing to change)" if not armed.get("failed") else "not armed"})
             return armed
@@ -83,7 +86,7 @@ class ActionModule(ActionBase):
         outcome = confirmation["outcome"]
         rollback = dict(outcome, run_id=run_id, timings=timings, window=args["rollback_timeout"])
         if outcome.get("outcome") == "confirmed":
-            return {**armed, "changed": True, "rollback": rollback, "persisted": outcome.get("persisted")}
+            return _confirmed(armed, rollback, outcome)
         return {**armed, "failed": True, "changed": False, "rolled_back": True, "rollback": rollback, "msg": _rolled_back_message(outcome)}
 
     def _confirm(self, args, task_vars, run_id, deadline):
@@ -130,9 +133,22 @@ class ActionModule(ActionBase):
         outcome = status["outcome"]
         rollback = dict(outcome, run_id=run_id, timings=timings, window=args["rollback_timeout"], last_connection_error=last_error)
         if outcome.get("outcome") == "confirmed":  # a confirmation arrived, but its answer got lost
-            return {**armed, "changed": True, "rollback": rollback, "persisted": outcome.get("persisted")}
+            return _confirmed(armed, rollback, outcome)
         message = _rolled_back_message(outcome, last_error)
         return {**armed, "failed": True, "changed": False, "rolled_back": True, "rollback": rollback, "msg": message}
+
+    def _lost_during_arm(self, args, task_vars, run_id, started, error):
+        """The connection broke while arming (new rules that drop the open session, say).
+
+        If the arm reached the host, its watchdog rolls back at the end of the window: wait for
+        that and report it. If it never did, nothing was armed or changed there.
+        """
+        deadline = started + args["rollback_timeout"]
+        armed = {"changed": False, "armed": True, "run_id": run_id}
+        result = self._missed_window(armed, args, task_vars, run_id, deadline, error, {"attempts": 0})
+        if "no run " in (result.get("msg") or ""):
+            return {"failed": True, "unreachable": True, "changed": False, "msg": f"could not reach the host to apply ({error}); nothing was armed or changed there"}
+        return result
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -182,6 +198,16 @@ class ActionModule(ActionBase):
             " connection (a persistent or non-network channel survives the new rules), so a lockout would go unnoticed"
             " and never be rolled back. Use ssh or paramiko, or set palisade_allow_unsafe_apply: true to apply without rollback."
         )
+
+
+def _confirmed(armed, rollback, outcome):
+    result = {**armed, "changed": True, "rollback": rollback, "persisted": outcome.get("persisted")}
+    if outcome.get("persist_error"):
+        result.update(
+            failed=True,
+            msg=f"The new rules were confirmed and are kept, but persisting them for boot failed: {outcome['persist_error']}",
+        )
+    return result
 
 
 def _argument_problem(args) -> str:

@@ -207,13 +207,17 @@ def watch(directory, deadline, wanted, snapshot, state_dir, persist, wait, lock_
     started = time.monotonic()
     decision, reason = _wait_for_decision(directory, deadline)
     waited = round(time.monotonic() - started, 3)
-    try:
-        if decision == "confirm":
-            outcome = {"outcome": "confirmed", "waited": waited, "persisted": boot.persist(state_dir, wanted, **persist)}
-        else:
+    if decision == "confirm":
+        outcome = {"outcome": "confirmed", "waited": waited}
+        try:
+            outcome["persisted"] = boot.persist(state_dir, wanted, **persist)
+        except Exception as error:  # noqa: BLE001 - the rules stay; the result says persisting failed
+            outcome["persist_error"] = str(error)
+    else:
+        try:
             outcome = dict(roll_back(snapshot, runner, wait), outcome="rolled_back", reason=reason, waited=waited)
-    except Exception as error:  # noqa: BLE001 - reported through the result file
-        outcome = {"outcome": "error", "reason": reason, "error": str(error), "waited": waited}
+        except Exception as error:  # noqa: BLE001 - reported through the result file
+            outcome = {"outcome": "error", "reason": reason, "error": str(error), "waited": waited}
     _write_json(os.path.join(directory, "result.json"), outcome)
     held = Lock(state_dir, 0)
     held.fd = lock_fd

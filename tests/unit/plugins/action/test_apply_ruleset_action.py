@@ -94,3 +94,18 @@ def test_rolled_back_messages(outcome, last_error, message):
 def test_last_line_of_a_connection_error():
     error = Exception("Failed to connect to the host via ssh: \nssh: connect to host 203.0.113.11 port 22: Connection timed out\n")
     assert action._last_line(error) == "ssh: connect to host 203.0.113.11 port 22: Connection timed out"
+
+
+def test_a_confirmed_run_whose_persisting_failed_fails_saying_the_rules_are_kept():
+    outcome = {"outcome": "confirmed", "persist_error": "[Errno 28] No space left on device"}
+    result = action._confirmed({"armed": True}, dict(outcome), outcome)
+    assert result["failed"] is True and result["changed"] is True
+    assert result["msg"] == (
+        "The new rules were confirmed and are kept, but persisting them for boot failed: [Errno 28] No space left on device"
+    )
+
+
+def test_a_confirmed_run_succeeds():
+    outcome = {"outcome": "confirmed", "persisted": {"method": "systemd"}}
+    result = action._confirmed({"armed": True}, dict(outcome), outcome)
+    assert "failed" not in result and result["changed"] is True and result["persisted"] == {"method": "systemd"}
