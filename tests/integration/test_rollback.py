@@ -116,6 +116,11 @@ def saved(lab: Lab, host: str) -> str:
     return re.sub(r" initval 0x[0-9a-f]+", "", re.sub(r"\[\d+:\d+\]", "[0:0]", text))
 
 
+def without_empty_tables(state: str) -> str:
+    """The state without tables that hold nothing but built-in chain headers."""
+    return re.sub(r"^\*\w+\n(?::[A-Z]+ \w+ \[0:0\]\n)*COMMIT\n", "", state, flags=re.M)
+
+
 def owned(state: str) -> list[str]:
     return [line for line in state.splitlines() if "pal-" in line]
 
@@ -203,6 +208,32 @@ def test_the_next_run_works(lab, project):
     result, output = run_site(project, lab)
     assert result.returncode == 0, output
     assert "8080,8081" in saved(lab, "h1")
+
+
+def test_rules_that_cut_the_open_session_during_the_apply_roll_back_too(lab, project):
+    # Untracked (raw table) rules drop the host's SSH replies, so even the session that applies
+    # them dies before the apply reports back; the controller waits out the window, reconnects
+    # and reports what the host did.
+    cut = {
+        "name": "cut-ssh-replies",
+        "selector": "role == 'web'",
+        "order": 1,
+        "doNotTrack": True,
+        "applyOnForward": True,
+        "egress": [{"action": "Deny", "protocol": "TCP", "source": {"ports": [22]}}],
+    }
+    write_project(project, lab, [cut, web_policy(8080, 8081)], palisade_allow_lockout=True, palisade_failsafe_inbound_host_ports=[])
+    before = saved(lab, "h1")
+    files = persisted(lab, "h1")
+    result, output = run_site(project, lab, "-v")
+    assert result.returncode != 0, output
+    assert results_of(output)["web-1"]["rollback"]["timings"]["attempts"] == 0, "the apply itself must have lost its connection"
+    flat = " ".join(output.split())
+    assert "The new rules were rolled back: no confirmation from the controller over a new connection" in flat, output
+    assert "(checked again after reconnecting)" in flat
+    # (under nf_tables the raw table the rules needed stays, emptied)
+    assert without_empty_tables(saved(lab, "h1")) == without_empty_tables(before)
+    assert persisted(lab, "h1") == files
 
 
 def test_a_failing_probe_rolls_back_at_once_naming_it(lab, project):
