@@ -21,7 +21,7 @@ from __future__ import annotations
 import time
 import uuid
 
-from ansible.errors import AnsibleConnectionFailure
+from ansible.errors import AnsibleConnectionFailure, AnsibleError
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.palisade.firewall.plugins.module_utils._palisade.arguments import ARGUMENT_SPEC, MIN_ROLLBACK_TIMEOUT
@@ -68,7 +68,7 @@ class ActionModule(ActionBase):
         started = time.monotonic()
         try:
             armed = self._module(args, task_vars, "arm", run_id)
-        except AnsibleConnectionFailure as error:
+        except AnsibleError as error:
             return self._lost_during_arm(args, task_vars, run_id, started, _last_line(error))
         if armed.get("failed") or not armed.get("armed"):
             armed.setdefault("rollback", {"outcome": "not armed (nothing to change)" if not armed.get("failed") else "not armed"})
@@ -81,8 +81,8 @@ class ActionModule(ActionBase):
         timings = {"apply": round(applied_at - started, 3), "confirm": round(time.monotonic() - applied_at, 3), "attempts": attempts}
         if confirmation is None:
             return self._missed_window(armed, args, task_vars, run_id, deadline, last_error, timings)
-        if confirmation.get("failed"):
-            return {**armed, "failed": True, "msg": f"confirming failed: {confirmation.get('msg')}", "rollback": {"timings": timings}}
+        if confirmation.get("failed"):  # the host answered, but not with the watchdog's outcome: ask it after the window
+            return self._missed_window(armed, args, task_vars, run_id, deadline, f"confirming failed: {confirmation.get('msg')}", timings)
         outcome = confirmation["outcome"]
         rollback = dict(outcome, run_id=run_id, timings=timings, window=args["rollback_timeout"])
         if outcome.get("outcome") == "confirmed":
@@ -98,7 +98,7 @@ class ActionModule(ActionBase):
             self._reset_connection()
             try:
                 return self._module(args, task_vars, "confirm", run_id, connect_timeout=deadline - time.monotonic()), "", attempts
-            except AnsibleConnectionFailure as error:
+            except AnsibleError as error:  # a connection failure, or (before ansible-core 2.19) a become timeout
                 last_error = _last_line(error)
                 time.sleep(min(RETRY_PAUSE, max(0.0, deadline - time.monotonic())))
         return None, last_error or "the window ended before a connection was tried", attempts
@@ -113,7 +113,7 @@ class ActionModule(ActionBase):
             try:
                 status = self._module(args, task_vars, "status", run_id)
                 break
-            except AnsibleConnectionFailure as failure:
+            except AnsibleError as failure:
                 error = _last_line(failure)
                 time.sleep(RETRY_PAUSE)
         else:
@@ -177,15 +177,18 @@ class ActionModule(ActionBase):
     def _reset_connection(self) -> None:
         try:
             self._connection.reset()
-        except AnsibleConnectionFailure:
+        except AnsibleError:
             pass
 
     def _cannot_confirm(self) -> str:
         """Why this connection cannot confirm over a new connection, or ``""`` when it can."""
         names = {getattr(self._connection, "transport", "") or "", getattr(self._connection, "_load_name", "") or ""}
         short = {name.rsplit(".", 1)[-1] for name in names if name}
-        if short & set(CONFIRMING_CONNECTIONS):
+        mitogen = "mitogen" in type(self._connection).__module__ or any("mitogen" in name for name in names)
+        if short & set(CONFIRMING_CONNECTIONS) and not mitogen:
             return ""
+        if mitogen and not any("mitogen" in name for name in names):
+            names = {"mitogen"}  # Mitogen's ssh calls itself ssh, but keeps its channel across a reset
         shown = sorted(names - {""})[0] if names - {""} else "unknown"
         if "local" in short:
             return (

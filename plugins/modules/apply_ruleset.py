@@ -122,8 +122,8 @@ options:
     default: 60
   rollback_timeout:
     description:
-      - Seconds, from the apply on the host, within which the controller must confirm over a new
-        connection and the probes must pass. At least 5. IPv4 and IPv6 share this window.
+      - Seconds, from the end of the apply on the host, within which the controller must confirm
+        over a new connection and the probes must pass. At least 5. IPv4 and IPv6 share this window.
     type: int
     default: 30
   confirm_probes:

@@ -150,10 +150,14 @@ class Lock:
         """
         if self.fd is None:
             return
-        os.ftruncate(self.fd, 0)
-        os.pwrite(self.fd, f"{pid}\n".encode(), 0)
-        os.close(self.fd)
-        self.fd = None
+        try:
+            os.ftruncate(self.fd, 0)
+            os.pwrite(self.fd, f"{pid}\n".encode(), 0)
+        except OSError:
+            pass  # the PID only names the holder in messages; never unlock here
+        finally:
+            os.close(self.fd)
+            self.fd = None
 
 
 # -- snapshot and apply ----------------------------------------------------------------------

@@ -45,6 +45,8 @@ DefaultDependencies=no
 Wants=network-pre.target
 Before=network-pre.target shutdown.target
 After=local-fs.target systemd-modules-load.service
+# after other tools' boot restores, whose full-table restores would remove the owned chains
+After=netfilter-persistent.service iptables.service ip6tables.service ipset.service
 Conflicts=shutdown.target
 
 [Service]

@@ -93,8 +93,10 @@ def arm(wanted, run_id: str, window: float, state_dir: str, lock_timeout: float,
         _remove_leftovers(state_dir)
         live, plan, result = prepare(wanted, runner)
         if not plan.changed:
-            result.extra = {"armed": False, "persisted": boot.persist(state_dir, wanted, **persist)}
-            result.record = result.extra["persisted"]["record"]
+            persisted = boot.persist(state_dir, wanted, **persist)
+            result.extra = {"armed": False, "persisted": persisted}
+            result.changed = persisted["changed"]
+            result.record = persisted["record"]
             lock.release()
             return result
         persist = dict(persist, sources=boot.library_sources())
@@ -102,20 +104,23 @@ def arm(wanted, run_id: str, window: float, state_dir: str, lock_timeout: float,
         snapshot = live.owned()
         _write_json(os.path.join(directory, "snapshot.json"), dict(snapshot.render_inputs(), prefix=wanted.prefix))
         _write_json(os.path.join(directory, "armed.json"), {"window": window, "pid": os.getpid()})
-        deadline = time.monotonic() + window
-        pid = _spawn_watchdog(directory, deadline, wanted, snapshot, state_dir, persist, lock_timeout, lock.fd)
-        lock.hand_over(pid)
+        watchdog = _spawn_watchdog(directory, window, wanted, snapshot, state_dir, persist, lock_timeout, lock.fd)
     except BaseException:
         lock.release()
         raise
+    lock.hand_over(watchdog.pid)  # from here on only the watchdog may unlock
     try:
         carry_out(wanted, live, plan, runner, lock_timeout, result)
-    except PalisadeError as error:
+    except BaseException as error:  # noqa: BLE001 - whatever broke the apply, the watchdog puts the snapshot back
         _request(directory, "abort", f"applying failed: {error}")
-        outcome = wait_for_result(directory, RESULT_WAIT)
-        shutil.rmtree(directory, ignore_errors=True)
+        watchdog.close()
+        try:
+            outcome = wait_for_result(directory, RESULT_WAIT)
+        except RollbackError as late:
+            outcome = {"outcome": "error", "reason": "applying failed", "error": str(late)}
         raise PalisadeError(f"{error}\nWatchdog: {describe_outcome(outcome)}") from None
-    result.extra = {"armed": True, "run_id": run_id, "window_left": round(max(0.0, deadline - time.monotonic()), 3)}
+    watchdog.start_window()
+    result.extra = {"armed": True, "run_id": run_id, "window_left": float(window)}
     return result
 
 
@@ -154,37 +159,62 @@ def _remove_leftovers(state_dir: str) -> None:
             shutil.rmtree(path, ignore_errors=True)
 
 
-def _spawn_watchdog(directory, deadline, wanted, snapshot, state_dir, persist, wait, lock_fd) -> int:
-    """Fork the watchdog out of this session; return its PID (known once it has started)."""
-    read_end, write_end = os.pipe()
+class _Watchdog:
+    """The arming process's end of the watchdog: its PID and the pipe that starts the window.
+
+    The window starts when the apply has finished (``start_window``), not before: an apply
+    that waits for the xtables lock must never be overtaken by its own rollback. The pipe
+    closing without ``applied`` (this process failed or was killed) makes the watchdog roll
+    back at once.
+    """
+
+    def __init__(self, pid: int, control_fd: int):
+        self.pid = pid
+        self.control_fd = control_fd
+
+    def start_window(self) -> None:
+        os.write(self.control_fd, b"applied\n")
+        self.close()
+
+    def close(self) -> None:
+        if self.control_fd is not None:
+            os.close(self.control_fd)
+            self.control_fd = None
+
+
+def _spawn_watchdog(directory, window, wanted, snapshot, state_dir, persist, wait, lock_fd) -> _Watchdog:
+    """Fork the watchdog out of this session; return once it has detached and said so."""
+    ready_read, ready_write = os.pipe()
+    control_read, control_write = os.pipe()
     first = os.fork()
     if first == 0:  # the intermediate child: a new session, then the watchdog, then leave
         try:
-            os.close(read_end)
             os.setsid()
-            second = os.fork()
-            if second == 0:
-                _become_daemon(directory, lock_fd)
-                code = 0
+            if os.fork() == 0:
+                code = 1
                 try:
-                    watch(directory, deadline, wanted, snapshot, state_dir, persist, wait, lock_fd)
-                except BaseException:  # noqa: BLE001 - nothing can report it; the result file says what happened
-                    code = 1
-                os._exit(code)
-            os.write(write_end, f"{second}\n".encode())
+                    _become_daemon(directory, keep=(lock_fd, ready_write, control_read))
+                    os.write(ready_write, f"{os.getpid()}\n".encode())
+                    os.close(ready_write)
+                    watch(directory, window, control_read, wanted, snapshot, state_dir, persist, wait, lock_fd)
+                    code = 0
+                finally:  # nothing can report an error here; the result file says what happened
+                    os._exit(code)
         finally:
             os._exit(0)
-    os.close(write_end)
+    os.close(ready_write)
+    os.close(control_read)
     os.waitpid(first, 0)
-    with os.fdopen(read_end) as pipe:
+    with os.fdopen(ready_read) as pipe:
         text = pipe.readline().strip()
     if not text.isdigit():
+        os.close(control_write)
         raise RollbackError("the rollback watchdog could not be started; nothing was applied")
-    return int(text)
+    return _Watchdog(int(text), control_write)
 
 
-def _become_daemon(directory: str, lock_fd: int) -> None:
-    """Leave the session's streams (so SSH can close the channel) and every descriptor but the lock."""
+def _become_daemon(directory: str, keep) -> None:
+    """Leave the session's streams (so SSH can close the channel) and every descriptor but ``keep``."""
     os.chdir("/")
     os.umask(0o077)
     for signum in (signal.SIGHUP, signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
@@ -194,19 +224,26 @@ def _become_daemon(directory: str, lock_fd: int) -> None:
     os.dup2(null, 0)
     os.dup2(log, 1)
     os.dup2(log, 2)
-    os.closerange(3, lock_fd)
-    os.closerange(lock_fd + 1, 65536)
+    low = 3
+    for fd in sorted(keep):
+        os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, 65536)
 
 
 # -- the watchdog ------------------------------------------------------------------------------
 
 
-def watch(directory, deadline, wanted, snapshot, state_dir, persist, wait, lock_fd, runner=None) -> dict:
-    """Wait for the decision, carry it out, write ``result.json``, release the lock (``lock_fd``)."""
+def watch(directory, window, control_fd, wanted, snapshot, state_dir, persist, wait, lock_fd, runner=None) -> dict:
+    """Wait for the apply to finish, then for the decision; carry it out, write ``result.json``,
+    release the lock (``lock_fd``)."""
     runner = runner or Runner()
-    started = time.monotonic()
-    decision, reason = _wait_for_decision(directory, deadline)
-    waited = round(time.monotonic() - started, 3)
+    if _wait_for_apply(control_fd):
+        started = time.monotonic()
+        decision, reason = _wait_for_decision(directory, started + window)
+        waited = round(time.monotonic() - started, 3)
+    else:
+        decision, reason, waited = "abort", _abort_reason(directory), 0.0
     if decision == "confirm":
         outcome = {"outcome": "confirmed", "waited": waited}
         try:
@@ -223,6 +260,26 @@ def watch(directory, deadline, wanted, snapshot, state_dir, persist, wait, lock_
     held.fd = lock_fd
     held.release()
     return outcome
+
+
+def _wait_for_apply(control_fd: int) -> bool:
+    """Whether the arming process finished applying (it wrote ``applied``) before closing the pipe."""
+    received = b""
+    while True:
+        chunk = os.read(control_fd, 64)
+        if not chunk:
+            break
+        received += chunk
+    os.close(control_fd)
+    return received.strip() == b"applied"
+
+
+def _abort_reason(directory: str) -> str:
+    try:
+        with open(os.path.join(directory, "abort"), encoding="utf-8") as handle:
+            return handle.read().strip()
+    except FileNotFoundError:
+        return "the process applying the rules ended before it finished (killed?)"
 
 
 def _wait_for_decision(directory, deadline):

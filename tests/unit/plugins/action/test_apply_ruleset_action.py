@@ -46,6 +46,13 @@ def test_other_connections_are_refused_with_the_reason(transport):
     )
 
 
+def test_mitogen_is_refused_although_it_calls_itself_ssh():
+    connection_class = type("Connection", (), {"transport": "ssh", "_load_name": "ssh", "__module__": "ansible_mitogen.connection"})
+    plugin = action.ActionModule.__new__(action.ActionModule)
+    plugin._connection = connection_class()
+    assert plugin._cannot_confirm().startswith("Refusing to apply with connection 'mitogen': it cannot be dropped and reopened")
+
+
 @pytest.mark.parametrize(
     "timeout, probes, problem",
     [
