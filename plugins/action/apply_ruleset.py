@@ -71,7 +71,7 @@ class ActionModule(ActionBase):
         except AnsibleError as error:
             return self._lost_during_arm(args, task_vars, run_id, started, _last_line(error))
         if armed.get("failed") or not armed.get("armed"):
-            armed.setdefault("rollback", {"outcome": "not armed (nothing to change)" if not armed.get("failed") else "not armed"})
+            armed.setdefault("rollback", {"outcome": "apply failed (see msg)" if armed.get("failed") else "not armed (nothing to change)"})
             return armed
         self._original_timeout = self._connect_timeout()
         applied_at = time.monotonic()
