@@ -35,6 +35,12 @@ def connect_inventory(inventory_dir: Path, lab: Lab) -> Path:
     return path
 
 
+def write_site_files(root: Path) -> None:
+    """A project's ``site.yml`` (the collection's site playbook) and ``ansible.cfg`` (its inventory)."""
+    (root / "site.yml").write_text("- name: Apply\n  ansible.builtin.import_playbook: palisade.firewall.site\n")
+    (root / "ansible.cfg").write_text("[defaults]\ninventory = inventory\ninterpreter_python = auto_silent\n")
+
+
 def ansible_env(lab: Lab, collections: Path) -> dict[str, str]:
     return {
         **os.environ,

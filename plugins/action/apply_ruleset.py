@@ -21,7 +21,7 @@ from __future__ import annotations
 import time
 import uuid
 
-from ansible.errors import AnsibleConnectionFailure, AnsibleError
+from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.palisade.firewall.plugins.module_utils._palisade.arguments import ARGUMENT_SPEC, MIN_ROLLBACK_TIMEOUT
@@ -83,40 +83,18 @@ class ActionModule(ActionBase):
             return self._missed_window(armed, args, task_vars, run_id, deadline, last_error, timings)
         if confirmation.get("failed"):  # the host answered, but not with the watchdog's outcome: ask it after the window
             return self._missed_window(armed, args, task_vars, run_id, deadline, f"confirming failed: {confirmation.get('msg')}", timings)
-        outcome = confirmation["outcome"]
-        rollback = dict(outcome, run_id=run_id, timings=timings, window=args["rollback_timeout"])
-        if outcome.get("outcome") == "confirmed":
-            return _confirmed(armed, rollback, outcome)
-        return {**armed, "failed": True, "changed": False, "rolled_back": True, "rollback": rollback, "msg": _rolled_back_message(outcome)}
+        return _finish(armed, confirmation["outcome"], dict(run_id=run_id, timings=timings, window=args["rollback_timeout"]))
 
     def _confirm(self, args, task_vars, run_id, deadline):
         """Confirm over a NEW connection before ``deadline``: ``(result or None, last error, attempts)``."""
-        last_error = ""
-        attempts = 0
-        while time.monotonic() < deadline:
-            attempts += 1
-            self._reset_connection()
-            try:
-                return self._module(args, task_vars, "confirm", run_id, connect_timeout=deadline - time.monotonic()), "", attempts
-            except AnsibleError as error:  # a connection failure, or (before ansible-core 2.19) a become timeout
-                last_error = _last_line(error)
-                time.sleep(min(RETRY_PAUSE, max(0.0, deadline - time.monotonic())))
-        return None, last_error or "the window ended before a connection was tried", attempts
+        result, error, attempts = self._reach(args, task_vars, "confirm", run_id, deadline, bound_connect=True)
+        return result, error or "the window ended before a connection was tried", attempts
 
     def _missed_window(self, armed, args, task_vars, run_id, deadline, last_error, timings):
         """The host rolls back by itself; reconnect once it has, and report what it did."""
         time.sleep(max(0.0, deadline - time.monotonic()) + STATUS_GRACE)
-        give_up = time.monotonic() + RECONNECT_TIMEOUT
-        error = last_error
-        while time.monotonic() < give_up:
-            self._reset_connection()
-            try:
-                status = self._module(args, task_vars, "status", run_id)
-                break
-            except AnsibleError as failure:
-                error = _last_line(failure)
-                time.sleep(RETRY_PAUSE)
-        else:
+        status, error, _ = self._reach(args, task_vars, "status", run_id, time.monotonic() + RECONNECT_TIMEOUT)
+        if status is None:
             return {
                 **armed,
                 "failed": True,
@@ -125,17 +103,32 @@ class ActionModule(ActionBase):
                 "msg": (
                     f"No confirmation over a new connection within {args['rollback_timeout']} s ({last_error}), so the host"
                     f" restores its previous rules by itself; it could not be reached again within {RECONNECT_TIMEOUT} s"
-                    f" to check ({error})."
+                    f" to check ({error or last_error})."
                 ),
             }
         if status.get("failed"):
             return {**armed, "failed": True, "rolled_back": True, "msg": f"the host missed the window; asking it what happened failed: {status.get('msg')}"}
-        outcome = status["outcome"]
-        rollback = dict(outcome, run_id=run_id, timings=timings, window=args["rollback_timeout"], last_connection_error=last_error)
-        if outcome.get("outcome") == "confirmed":  # a confirmation arrived, but its answer got lost
-            return _confirmed(armed, rollback, outcome)
-        message = _rolled_back_message(outcome, last_error)
-        return {**armed, "failed": True, "changed": False, "rolled_back": True, "rollback": rollback, "msg": message}
+        details = dict(run_id=run_id, timings=timings, window=args["rollback_timeout"], last_connection_error=last_error)
+        return _finish(armed, status["outcome"], details, last_error)
+
+    def _reach(self, args, task_vars, phase, run_id, until, bound_connect=False):
+        """Run ``phase`` over a new connection, retrying until ``until``: ``(result or None, last error, attempts)``.
+
+        Any Ansible error is a failed attempt: a connection failure, or (before ansible-core
+        2.19) a become timeout. ``bound_connect`` keeps one connect from outlasting ``until``.
+        """
+        last_error = ""
+        attempts = 0
+        while time.monotonic() < until:
+            attempts += 1
+            self._reset_connection()
+            connect_timeout = until - time.monotonic() if bound_connect else None
+            try:
+                return self._module(args, task_vars, phase, run_id, connect_timeout=connect_timeout), "", attempts
+            except AnsibleError as error:
+                last_error = _last_line(error)
+                time.sleep(min(RETRY_PAUSE, max(0.0, until - time.monotonic())))
+        return None, last_error, attempts
 
     def _lost_during_arm(self, args, task_vars, run_id, started, error):
         """The connection broke while arming (new rules that drop the open session, say).
@@ -155,6 +148,8 @@ class ActionModule(ActionBase):
     def _module(self, args, task_vars, phase, run_id=None, connect_timeout=None):
         module_args = {key: value for key, value in args.items() if not key.startswith("_")}
         module_args.update(_palisade_phase=phase, _palisade_run_id=run_id, lockout=None)
+        if phase in ("confirm", "status"):  # the host has the rules already: keep the confirmation small
+            module_args.update(ipv4_rules="", ipv6_rules="", ipsets="", hooks=[])
         if connect_timeout is not None:
             self._set_connect_timeout(connect_timeout)
         return self._execute_module(module_name=MODULE, module_args=module_args, task_vars=task_vars)
@@ -201,6 +196,14 @@ class ActionModule(ActionBase):
             " connection (a persistent or non-network channel survives the new rules), so a lockout would go unnoticed"
             " and never be rolled back. Use ssh or paramiko, or set palisade_allow_unsafe_apply: true to apply without rollback."
         )
+
+
+def _finish(armed, outcome, details, last_error=""):
+    """The task's result from the watchdog's outcome: confirmed, or rolled back (a failure)."""
+    rollback = dict(outcome, **details)
+    if outcome.get("outcome") == "confirmed":  # (after a missed window: a confirmation whose answer got lost)
+        return _confirmed(armed, rollback, outcome)
+    return {**armed, "failed": True, "changed": False, "rolled_back": True, "rollback": rollback, "msg": _rolled_back_message(outcome, last_error)}
 
 
 def _confirmed(armed, rollback, outcome):

@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "lab"))
 
 from palisade_lab import Lab  # noqa: E402
-from project import ansible_env, ansible_playbook, connect_inventory  # noqa: E402
+from project import ansible_env, ansible_playbook, connect_inventory, write_site_files  # noqa: E402
 
 COLLECTIONS = ROOT / ".build" / "collections"
 HOSTS = {"web-1": "h1", "web-2": "h2", "web-3": "h3"}
@@ -84,8 +84,7 @@ def write_project(root: Path, lab: Lab, policies: list, **settings) -> Path:
         }
         (inventory / "host_vars" / f"{name}.yml").write_text(yaml.safe_dump(host_vars))
     connect_inventory(inventory, lab)
-    (root / "site.yml").write_text("- name: Apply\n  ansible.builtin.import_playbook: palisade.firewall.site\n")
-    (root / "ansible.cfg").write_text("[defaults]\ninventory = inventory\ninterpreter_python = auto_silent\n")
+    write_site_files(root)
     return root
 
 

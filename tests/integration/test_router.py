@@ -20,7 +20,7 @@ sys.path.insert(0, str(ROOT / "lab"))
 
 from expectations import PolicyOracle  # noqa: E402
 from palisade_lab import Lab  # noqa: E402
-from project import ansible_playbook, connect_inventory  # noqa: E402
+from project import ansible_playbook, connect_inventory, write_site_files  # noqa: E402
 from traffic import Probe, probe, start_listeners, table  # noqa: E402
 
 COLLECTIONS = ROOT / ".build" / "collections"
@@ -98,8 +98,7 @@ def fleet(tmp_path_factory):
         for name, variables in host_vars(lab).items():
             (inventory / "host_vars" / f"{name}.yml").write_text(yaml.safe_dump(variables))
         connect_inventory(inventory, lab)
-        (project / "site.yml").write_text("- name: Apply\n  ansible.builtin.import_playbook: palisade.firewall.site\n")
-        (project / "ansible.cfg").write_text("[defaults]\ninventory = inventory\ninterpreter_python = auto_silent\n")
+        write_site_files(project)
         yield lab, project
 
 

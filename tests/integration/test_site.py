@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT / "lab"))
 from demo import FLOWS, LISTEN  # noqa: E402  (the example's flows, as the demo checks them)
 from expectations import PolicyOracle  # noqa: E402
 from palisade_lab import Lab  # noqa: E402
-from project import ansible_playbook, connect_inventory  # noqa: E402
+from project import ansible_playbook, connect_inventory, write_site_files  # noqa: E402
 from traffic import Probe, probe, start_listeners, table  # noqa: E402
 
 COLLECTIONS = ROOT / ".build" / "collections"
@@ -72,8 +72,7 @@ def write_project(root: Path, lab: Lab, policies: dict, endpoints: bool = True, 
             host_vars["palisade_host_endpoints"] = [{"interfaceName": "eth0", "expectedIPs": [lab.address(host), lab.address(host, 6)]}]
         (inventory / "host_vars" / f"{name}.yml").write_text(yaml.safe_dump(host_vars))
     connect_inventory(inventory, lab)
-    (root / "site.yml").write_text("- name: Apply\n  ansible.builtin.import_playbook: palisade.firewall.site\n")
-    (root / "ansible.cfg").write_text("[defaults]\ninventory = inventory\ninterpreter_python = auto_silent\n")
+    write_site_files(root)
     return root
 
 

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 from netns import tool
+
+from ansible_collections.palisade.firewall.plugins.module_utils._palisade import rollback
 from test_apply_ruleset import ENV, HOST_PYTHON, add_foreign, changed_policy, dump, golden, ns, run_in, without_owned  # noqa: F401
 
 DRIVER = Path(__file__).with_name("rollback_driver.py")
@@ -44,12 +46,7 @@ def record(state_dir) -> dict:
 
 
 def wait_for_result(state_dir, run_id, timeout=30.0) -> dict:
-    path = Path(state_dir) / "runs" / run_id / "result.json"
-    deadline = time.monotonic() + timeout
-    while not path.exists():
-        assert time.monotonic() < deadline, f"no {path} within {timeout} s"
-        time.sleep(0.05)
-    return json.loads(path.read_text())
+    return rollback.wait_for_result(str(Path(state_dir) / "runs" / run_id), timeout)
 
 
 @pytest.fixture

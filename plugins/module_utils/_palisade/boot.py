@@ -29,7 +29,13 @@ import pkgutil
 import subprocess
 import sys
 
-from ansible_collections.palisade.firewall.plugins.module_utils._palisade.apply import DEFAULT_STATE_DIR, _write_atomically, apply, write_record
+from ansible_collections.palisade.firewall.plugins.module_utils._palisade.apply import (
+    DEFAULT_STATE_DIR,
+    RECORD_FILES,
+    _write_atomically,
+    apply,
+    write_record,
+)
 from ansible_collections.palisade.firewall.plugins.module_utils._palisade.errors import PalisadeError
 from ansible_collections.palisade.firewall.plugins.module_utils._palisade.state import parse_wanted
 
@@ -155,11 +161,14 @@ def _remove(path: str) -> bool:
 def load_applied(state_dir: str, prefix: str = "pal-"):
     """The owned state recorded in ``<state_dir>/applied/`` (the last confirmed one)."""
     directory = os.path.join(state_dir, "applied")
-    texts = {}
-    for file_name in ("ipv4.rules", "ipv6.rules", "ipsets.restore", "hooks.json"):
-        with open(os.path.join(directory, file_name), encoding="utf-8") as handle:
-            texts[file_name] = handle.read()
-    return parse_wanted(texts["ipv4.rules"], texts["ipv6.rules"], texts["ipsets.restore"], json.loads(texts["hooks.json"]), prefix)
+    inputs = {key: _read(os.path.join(directory, file_name)) for file_name, key in RECORD_FILES}
+    hooks = json.loads(_read(os.path.join(directory, "hooks.json")))
+    return parse_wanted(inputs["ipv4_rules"], inputs["ipv6_rules"], inputs["ipsets"], hooks, prefix)
+
+
+def _read(path: str) -> str:
+    with open(path, encoding="utf-8") as handle:
+        return handle.read()
 
 
 def main(argv=None) -> int:

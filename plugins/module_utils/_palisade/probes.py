@@ -383,36 +383,28 @@ def _resolve(probe: Probe) -> list:
     return addresses
 
 
-def _check_tcp(probe: Probe, family, sockaddr, timeout: float, runner):
-    with socket.socket(family, socket.SOCK_STREAM) as sock:
+# per socket protocol: what an ICMP port unreachable means, and how a pass reads
+_SOCKET_OUTCOMES = {"tcp": ("connection refused", "connected"), "udp": ("port unreachable", "reply received")}
+
+
+def _check_socket(probe: Probe, family, sockaddr, timeout: float, runner):
+    """tcp passes when the handshake completes; udp when a reply to the payload arrives."""
+    refused, passed = _SOCKET_OUTCOMES[probe.protocol]
+    with socket.socket(family, _SOCKET_TYPES[probe.protocol]) as sock:
         sock.settimeout(timeout)
         started = time.monotonic()
         try:
             sock.connect(sockaddr)
+            if probe.protocol == "udp":
+                sock.send(probe.payload.encode("utf-8"))
+                sock.recv(65535)
         except socket.timeout:
             return False, f"no answer within {seconds_text(timeout)} s"
         except OSError as error:
             if error.errno == errno.ECONNREFUSED:
-                return False, "connection refused"
+                return False, refused
             return False, _os_error_detail(error)
-        return True, f"connected in {time.monotonic() - started:.3f} s"
-
-
-def _check_udp(probe: Probe, family, sockaddr, timeout: float, runner):
-    with socket.socket(family, socket.SOCK_DGRAM) as sock:
-        sock.settimeout(timeout)
-        started = time.monotonic()
-        try:
-            sock.connect(sockaddr)
-            sock.send(probe.payload.encode("utf-8"))
-            sock.recv(65535)
-        except socket.timeout:
-            return False, f"no answer within {seconds_text(timeout)} s"
-        except OSError as error:
-            if error.errno == errno.ECONNREFUSED:
-                return False, "port unreachable"
-            return False, _os_error_detail(error)
-        return True, f"reply received in {time.monotonic() - started:.3f} s"
+        return True, f"{passed} in {time.monotonic() - started:.3f} s"
 
 
 def _check_icmp(probe: Probe, family, sockaddr, timeout: float, runner):
@@ -434,7 +426,7 @@ def _check_icmp(probe: Probe, family, sockaddr, timeout: float, runner):
     return False, f"ping failed (exit status {call.rc}): {output.splitlines()[-1]}"
 
 
-_CHECKS = {"tcp": _check_tcp, "udp": _check_udp, "icmp": _check_icmp}
+_CHECKS = {"tcp": _check_socket, "udp": _check_socket, "icmp": _check_icmp}
 
 
 def _os_error_detail(error: OSError) -> str:
