@@ -10,10 +10,14 @@ export PYTHONPATH := $(COLLECTIONS)
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export ANSIBLE_NOCOLOR := 1
 
-.PHONY: setup test unit kernel docs playbooks lint demo bench clean lab-up lab-down labtest integration molecule
+.PHONY: system-packages setup test unit kernel docs playbooks lint demo bench clean lab-up lab-down labtest integration molecule
+
+## system packages (apt, as root) when a tool is missing: tests/setup/system_packages.sh
+system-packages:
+	bash tests/setup/system_packages.sh
 
 ## venv: the pinned controller tools (tests/requirements.txt)
-$(BIN)/.installed: tests/requirements.txt
+$(BIN)/.installed: tests/requirements.txt | system-packages
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r tests/requirements.txt
@@ -24,7 +28,7 @@ $(LINK):
 	mkdir -p $(dir $(LINK))
 	ln -sfn $(CURDIR) $(LINK)
 
-setup: $(BIN)/.installed $(LINK)
+setup: system-packages $(BIN)/.installed $(LINK)
 
 ## everything CI checks
 test: setup unit docs playbooks lint kernel labtest integration molecule
