@@ -16,7 +16,7 @@ from pathlib import Path
 from expectations import PolicyOracle
 from palisade_lab import Lab
 from project import ansible_playbook, connect_inventory
-from traffic import Probe, probe, start_listeners, table
+from traffic import Probe, missing_tools, probe, start_listeners, table
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
@@ -53,6 +53,11 @@ def probes(lab: Lab, oracle: PolicyOracle) -> list[tuple[Probe, str]]:
 
 
 def main() -> int:
+    missing = missing_tools()
+    if missing:
+        print(f"make demo cannot send its traffic: missing {', '.join(missing)}. "
+              "Run `make setup` as root, which installs them.", file=sys.stderr)
+        return 2
     lab = Lab("pal", hosts=3, subnet4="198.51.100.0/25", subnet6="2001:db8:100::/64")
     print(f"Bringing up lab {lab.name}: hosts {', '.join(f'{n}={h}' for n, h in HOSTS.items())}")
     lab.up(replace=True)

@@ -40,6 +40,10 @@ MaxStartups 100
 MaxSessions 100
 Subsystem sftp /usr/lib/openssh/sftp-server
 """
+# What the collection leaves on a host (state directory, boot unit): whited out of the host's
+# overlay root, so every lab host starts as a fresh machine whatever the machine itself holds.
+FRESH_PATHS = ("/var/lib/palisade", "/etc/systemd/system/palisade-firewall.service",
+               "/etc/systemd/system/multi-user.target.wants/palisade-firewall.service")
 # Runs as PID 1 of the host's PID namespace, inside its network namespace, in a private mount
 # namespace; ends by exec'ing sshd so that sshd is the host's PID 1.
 BOOT = """\
@@ -56,6 +60,7 @@ hostname {hostname}
 D={dir}; R="$D/mnt"; N="$R/root"
 mount -t tmpfs -o mode=0755 lab-rw "$R"
 mkdir "$R/up" "$R/wk" "$N"
+for p in {fresh}; do mkdir -p "$R/up${{p%/*}}"; mknod "$R/up$p" c 0 0; done
 mount -t overlay -o lowerdir=/,upperdir="$R/up",workdir="$R/wk" lab-root "$N"
 mount -t proc proc "$N/proc"
 mount --rbind /sys "$N/sys"

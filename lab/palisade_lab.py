@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lab_host import (ALLOWED, BOOT, HOST_ENV, HOST_PATH, MARKER, NAME, SEARCH_PATH, SSH_COMMON,  # noqa: E402,F401
+from lab_host import (ALLOWED, BOOT, FRESH_PATHS, HOST_ENV, HOST_PATH, MARKER, NAME, SEARCH_PATH, SSH_COMMON,  # noqa: E402,F401
                       SSHD_CONFIG, LabError, children_named, ns_inode, offset6, proc_start, run, tool)
 
 
@@ -189,7 +189,8 @@ class Lab:
             (d / "hosts").write_text(etc_hosts)
             script = BOOT.format(path=HOST_PATH, v4=self.address(h), v6=self.address(h, 6), len4=len4, len6=len6,
                                  gw4=self.address("fabric"), gw6=self.address("fabric", 6),
-                                 hostname=self.namespace(h), dir=shlex.quote(str(d)), sshd=tool("sshd"))
+                                 hostname=self.namespace(h), dir=shlex.quote(str(d)), sshd=tool("sshd"),
+                                 fresh=" ".join(FRESH_PATHS))
             with open(d / "sshd.log", "ab") as log:
                 p = subprocess.Popen([tool("ip"), "netns", "exec", self.namespace(h), tool("unshare"), "--mount", "--uts",
                                       "--pid", "--fork", "--kill-child=SIGKILL", "--mount-proc", "--propagation",

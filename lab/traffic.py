@@ -10,7 +10,14 @@ Probes run inside the client host and report whether the connection or the echo 
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import dataclass
+
+from lab_host import HOST_PATH, LabError
+
+
+class ProbeError(LabError):
+    """A probe could not be sent: it says nothing about the firewall."""
 
 SERVER = r"""
 import json, os, selectors, socket, sys
@@ -88,14 +95,32 @@ def start_listeners(lab, host: str, tcp: list[int], udp: list[int]) -> None:
     lab.exec(host, ["sh", "-c", f"for i in $(seq 50); do [ -s {ready} ] && exit 0; sleep 0.1; done; exit 1"])
 
 
+# What the probes and listeners run inside a host, with the Debian package that has it.
+TOOLS = {"ping": "iputils-ping", "python3": "python3"}
+
+
+def missing_tools() -> list[str]:
+    """The probe tools this machine lacks (a lab host's root is the machine's), as "tool (package)"."""
+    return [f"{name} ({package})" for name, package in TOOLS.items() if not shutil.which(name, path=HOST_PATH)]
+
+
 def probe(lab, item: Probe, timeout: float = 1.0) -> bool:
-    """Whether the traffic got through, really sent from inside ``item.src``."""
+    """Whether the traffic got through, really sent from inside ``item.src``.
+
+    Only "no answer" counts as denied: a probe that could not run (a missing tool, a bad
+    address) raises, so a broken probe is never reported as the firewall's verdict."""
     if item.protocol == "icmp":
         ping = ["ping", "-6" if ":" in item.dst else "-4", "-c", "1", "-W", str(max(1, int(timeout))), item.dst]
-        return lab.exec(item.src, ping, check=False).returncode == 0
+        result = lab.exec(item.src, ping, check=False)
+        if result.returncode not in (0, 1):  # ping: 1 is "no reply", anything else an error
+            raise ProbeError(f"{item.name}: ping could not run ({result.returncode}): {result.stderr.strip()}")
+        return result.returncode == 0
     spec = json.dumps({"protocol": item.protocol, "dst": item.dst, "port": item.port, "timeout": timeout})
     result = lab.exec(item.src, ["python3", "-c", PROBE, spec], check=False)
-    return result.stdout.strip() == "open"
+    verdict = result.stdout.strip()
+    if result.returncode or verdict not in ("open", "closed"):
+        raise ProbeError(f"{item.name}: the probe could not run ({result.returncode}): {result.stderr.strip()}")
+    return verdict == "open"
 
 
 def run_probes(lab, probes: list[Probe]) -> list[tuple[Probe, bool]]:

@@ -125,7 +125,10 @@ def owned(state: str) -> list[str]:
 
 
 def persisted(lab: Lab, host: str) -> str:
-    return lab.exec(host, ["sh", "-c", f"cat {STATE}/applied/* 2>/dev/null; ls -l --time-style=+%s {STATE}/applied 2>/dev/null"]).stdout
+    """The host's record of applied files with their times; "" for a host that has none yet."""
+    script = (f"if [ -d {STATE}/applied ]; then cat {STATE}/applied/*; ls -l --time-style=+%s {STATE}/applied; "
+              f"elif [ -e {STATE}/applied ]; then echo 'not a directory' >&2; exit 1; fi")
+    return lab.exec(host, ["sh", "-c", script]).stdout
 
 
 def results_of(output: str, task: str = APPLY_TASK) -> dict[str, dict]:

@@ -217,6 +217,37 @@ def test_down_removes_exactly_its_own_namespaces(lab_holder, capsys):
         print("\nlab timings: " + "; ".join(f"{k} {v:.2f} s" for k, v in TIMINGS.items()))
 
 
+def test_hosts_start_fresh_whatever_the_machine_holds():
+    """A lab host's root is an overlay of the machine's: what the collection leaves on a host
+    (state directory, boot unit) is hidden, so a test never reads an earlier run's leftovers."""
+    require_root_and_tools()
+    planted = [p for p in palisade_lab.FRESH_PATHS if not os.path.lexists(p)]
+    for path in planted:  # only paths the machine does not have, removed again below
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        if path.endswith(".service"):
+            Path(path).write_text("[Unit]\n")
+        else:
+            os.mkdir(path)
+            Path(path, "planted").write_text("leftover\n")
+    other = Lab(OTHER[0], hosts=1, subnet4=OTHER[1], subnet6=OTHER[2])
+    try:
+        other.up(replace=True)
+        for path in palisade_lab.FRESH_PATHS:
+            assert os.path.lexists(path), path
+            seen = other.exec("h1", ["ls", "-d", path], check=False)
+            assert seen.returncode == 2 and "No such file or directory" in seen.stderr, (path, seen)
+        other.exec("h1", ["sh", "-c", "mkdir -p /var/lib/palisade/applied && echo mine > /var/lib/palisade/applied/x"])
+        assert other.exec("h1", ["cat", "/var/lib/palisade/applied/x"]).stdout == "mine\n"
+        assert not os.path.exists("/var/lib/palisade/applied/x"), "a host's write reached the machine"
+    finally:
+        other.down()
+        for path in reversed(planted):
+            if os.path.isdir(path):
+                shutil.rmtree(path)
+            elif os.path.lexists(path):
+                os.unlink(path)
+
+
 def _namespaces() -> set[str]:
     return {line.split()[0] for line in palisade_lab.run(["ip", "netns", "list"]).stdout.splitlines() if line.strip()}
 
