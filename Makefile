@@ -34,7 +34,7 @@ setup: system-packages $(BIN)/.installed $(LINK)
 test: setup unit docs playbooks lint kernel labtest integration molecule
 
 unit: setup
-	$(BIN)/python -m pytest tests/unit
+	$(BIN)/python -m pytest tests/unit tests/setup
 
 ## the kernel's own tools accept every golden file (root: throwaway network namespaces)
 kernel: setup

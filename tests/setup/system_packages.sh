@@ -31,7 +31,7 @@ want iputils-ping 'command -v ping'
 if ((${#need[@]} == 0)); then
   exit 0
 fi
-if [[ $(id -u) -ne 0 ]]; then
+if ((EUID != 0)); then
   echo "Missing system packages: ${need[*]}" >&2
   echo "Install them as root (apt-get install ${need[*]}) or run this as root." >&2
   exit 1
