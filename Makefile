@@ -31,7 +31,7 @@ $(LINK):
 setup: system-packages $(BIN)/.installed $(LINK)
 
 ## everything CI checks
-test: setup unit docs playbooks lint kernel labtest integration molecule
+test: setup unit docs package playbooks lint kernel labtest integration molecule
 
 unit: setup
 	$(BIN)/python -m pytest tests/unit tests/setup
@@ -43,6 +43,10 @@ kernel: setup
 ## every plugin renders with ansible-doc
 docs: setup
 	bash tests/docs/check_ansible_doc.sh $(BIN)
+
+## the built tarball installed into an empty collections path: contents, docs, playbooks, changelog, EE
+package: setup
+	bash tests/package/check.sh $(BIN)
 
 ## playbooks over inventories, no host contacted
 playbooks: setup
