@@ -10,7 +10,7 @@ export PYTHONPATH := $(COLLECTIONS)
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export ANSIBLE_NOCOLOR := 1
 
-.PHONY: system-packages setup test unit kernel docs playbooks lint demo bench clean lab-up lab-down labtest integration molecule
+.PHONY: system-packages setup test unit kernel docs package playbooks lint demo bench clean lab-up lab-down labtest integration molecule
 
 ## system packages (apt, as root) when a tool is missing: tests/setup/system_packages.sh
 system-packages:
