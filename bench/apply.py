@@ -245,7 +245,9 @@ def measure(size: int, runs: int, forks: int) -> dict:
 def revision() -> str:
     try:
         head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "plugins", "roles", "playbooks"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "plugins", "roles", "playbooks"], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout
     except (OSError, subprocess.CalledProcessError):
         return f"collection at {ROOT}, not a git checkout"
     return f"collection at git {head}" + (" with uncommitted changes in plugins/, roles/ or playbooks/" if dirty else "")

@@ -84,12 +84,21 @@ def run(size: int, args: argparse.Namespace) -> dict[str, float]:
     print(f"\n{size:,} hosts, {args.policies} policies: load + index + every selector + resolver {setup:.2f} s; {len(sample)} hosts compiled and rendered")
     for key, unit, scale in (("compile", "ms", 1000), ("render", "ms", 1000), ("total", "ms", 1000)):
         values = column[key]
-        print(f"  {key:8} mean {statistics.mean(values) * scale:7.2f} {unit}   p95 {percentile(values, 0.95) * scale:7.2f} {unit}   max {max(values) * scale:7.2f} {unit}")
+        print(
+            f"  {key:8} mean {statistics.mean(values) * scale:7.2f} {unit}"
+            f"   p95 {percentile(values, 0.95) * scale:7.2f} {unit}   max {max(values) * scale:7.2f} {unit}"
+        )
     for key in ("policies", "rules", "ipsets", "members"):
         values = column[key]
         print(f"  {key:8} per host: mean {statistics.mean(values):8.1f}   min {min(values):6.0f}   max {max(values):6.0f}")
     print("  rules per host by number of selecting policies:", ", ".join(f"{p}: {statistics.mean(v):.0f}" for p, v in sorted(by_policies.items())))
-    return {"size": size, "total_mean_ms": statistics.mean(column["total"]) * 1000, "rules_mean": statistics.mean(column["rules"]), "members_mean": statistics.mean(column["members"]), "policies_mean": statistics.mean(column["policies"])}
+    return {
+        "size": size,
+        "total_mean_ms": statistics.mean(column["total"]) * 1000,
+        "rules_mean": statistics.mean(column["rules"]),
+        "members_mean": statistics.mean(column["members"]),
+        "policies_mean": statistics.mean(column["policies"]),
+    }
 
 
 def main() -> None:

@@ -257,8 +257,8 @@ class Lab:
             return
         masters = []  # Ansible's SSH control masters: asked to exit (not killed), then awaited
         for sock in self.control_path_dir.iterdir() if self.control_path_dir.is_dir() else ():
-            found = re.search(r"pid=(\d+)", run(["ssh", "-o", f"ControlPath={sock}", "-O", "check", "lab"],
-                                                 check=False, timeout=5).stderr)
+            status = run(["ssh", "-o", f"ControlPath={sock}", "-O", "check", "lab"], check=False, timeout=5)
+            found = re.search(r"pid=(\d+)", status.stderr)
             if found and run(["ssh", "-o", f"ControlPath={sock}", "-O", "exit", "lab"], check=False).returncode == 0:
                 masters.append((int(found[1]), proc_start(int(found[1]))))
         namespaces = {ns: ino for ns, ino in state["namespaces"].items() if ino and ns_inode(ns) == ino}

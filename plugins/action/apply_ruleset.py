@@ -140,7 +140,12 @@ class ActionModule(ActionBase):
         armed = {"changed": False, "armed": True, "run_id": run_id}
         result = self._missed_window(armed, args, task_vars, run_id, deadline, error, {"attempts": 0})
         if "no run " in (result.get("msg") or ""):
-            return {"failed": True, "unreachable": True, "changed": False, "msg": f"could not reach the host to apply ({error}); nothing was armed or changed there"}
+            return {
+                "failed": True,
+                "unreachable": True,
+                "changed": False,
+                "msg": f"could not reach the host to apply ({error}); nothing was armed or changed there",
+            }
         return result
 
     # -- helpers -------------------------------------------------------------------------------

@@ -125,7 +125,9 @@ hosts:
           description: When blocked, the refusal (the connection, where it came from, what decided and how to fix it); else a one-line C(safe:) summary.
           type: str
         connection:
-          description: The connection checked - C(client), C(server), C(port), C(interface) (null when unknown) and C(source) (C(SSH_CONNECTION) or C(inventory)).
+          description: >-
+            The connection checked - C(client), C(server), C(port), C(interface) (null when unknown)
+            and C(source) (C(SSH_CONNECTION) or C(inventory)).
           type: dict
       sample:
         blocked: false

@@ -40,7 +40,12 @@ def policies(lab: Lab) -> dict:
                 "applyOnForward": True,
                 "order": 10,
                 "ingress": [
-                    {"action": "Allow", "protocol": "TCP", "source": {"selector": "zone == 'clients'"}, "destination": {"selector": "role == 'web'", "ports": ["http"]}},
+                    {
+                        "action": "Allow",
+                        "protocol": "TCP",
+                        "source": {"selector": "zone == 'clients'"},
+                        "destination": {"selector": "role == 'web'", "ports": ["http"]},
+                    },
                 ],
             },
             {
@@ -139,4 +144,3 @@ def test_router_forwards_only_what_applyonforward_policy_allows(fleet):
     allowed = {item.name for item, _ in results if item.allowed}
     assert "client-1 -> web-1 tcp/80 via router-1 IPv6" in allowed
     assert "client-1 -> web-1 tcp/8443 via router-1 IPv4" not in allowed
-

@@ -125,8 +125,6 @@ def before(lab):
     return saved(lab)
 
 
-
-
 def check_traffic(lab: Lab, project: Path) -> None:
     for name, (tcp, udp) in LISTEN.items():
         start_listeners(lab, HOSTS[name], tcp, udp)

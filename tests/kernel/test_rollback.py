@@ -133,7 +133,10 @@ def test_a_failing_probe_rolls_back_at_once_and_names_the_probe(lo_up, tmp_path)
     before = dump(ns)
     arm(ns, tmp_path, golden("inventory-web-features"), "run-bad-probe", window=30)
     started = time.monotonic()
-    probes = [{"name": "loopback", "protocol": "icmp", "address": "127.0.0.1"}, {"name": "api", "protocol": "tcp", "address": "127.0.0.1", "port": 9, "timeout": 1}]
+    probes = [
+        {"name": "loopback", "protocol": "icmp", "address": "127.0.0.1"},
+        {"name": "api", "protocol": "tcp", "address": "127.0.0.1", "port": 9, "timeout": 1},
+    ]
     outcome = step(ns, tmp_path, "confirm", run_id="run-bad-probe", probes=probes)
     assert time.monotonic() - started < 10
     assert outcome["outcome"] == "rolled_back" and outcome["verified"] is True, outcome
