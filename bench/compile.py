@@ -67,7 +67,7 @@ def percentile(values: list[float], fraction: float) -> float:
 
 
 def run(size: int, args: argparse.Namespace) -> dict[str, float]:
-    inputs, _ = make_inventory(size, policies=args.policies, network_sets=args.network_sets, seed=args.seed, copy_fleet_wide=False)
+    inputs, _counts = make_inventory(size, policies=args.policies, network_sets=args.network_sets, seed=args.seed, copy_fleet_wide=False)
     start = time.perf_counter()
     fleet = load_fleet(inputs)
     index = FleetIndex(fleet)

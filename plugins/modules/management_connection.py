@@ -130,7 +130,7 @@ def parse_ssh_connection(value):
     if len(fields) != 4:
         raise ValueError("SSH_CONNECTION is %r: expected 'client_ip client_port server_ip server_port'" % value)
     client, client_zone = _address(fields[0], value)
-    server, _ = _address(fields[2], value)
+    server, _zone = _address(fields[2], value)
     return {
         "client": client,
         "client_port": _port(fields[1], value),
@@ -142,7 +142,7 @@ def parse_ssh_connection(value):
 
 def _address(text, value):
     """The address without its zone, IPv4-mapped IPv6 as IPv4; and the zone (or None)."""
-    bare, _, zone = text.partition("%")
+    bare, _sep, zone = text.partition("%")
     try:
         address = ipaddress.ip_address(bare)
     except ValueError:

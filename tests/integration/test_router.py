@@ -141,6 +141,6 @@ def test_router_forwards_only_what_applyonforward_policy_allows(fleet):
     report = table(results, reasons)
     print(report)
     assert all(seen == item.allowed for item, seen in results), report
-    allowed = {item.name for item, _ in results if item.allowed}
+    allowed = {item.name for item, _outcome in results if item.allowed}
     assert "client-1 -> web-1 tcp/80 via router-1 IPv6" in allowed
     assert "client-1 -> web-1 tcp/8443 via router-1 IPv4" not in allowed

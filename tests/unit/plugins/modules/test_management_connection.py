@@ -121,13 +121,13 @@ def test_reports_the_connection_and_its_interface(capsys, monkeypatch):
 
 
 def test_without_ssh_connection_the_connection_is_null(capsys, monkeypatch):
-    code, result, commands, _ = run_module(capsys, monkeypatch, None)
+    code, result, commands, _warnings = run_module(capsys, monkeypatch, None)
     assert code == 0 and (result["connection"], result["source"], result["changed"]) == (None, None, False)
     assert commands == []
 
 
 def test_a_zone_is_the_interface(capsys, monkeypatch):
-    _, result, commands, _ = run_module(capsys, monkeypatch, "fe80::1%eth1 51258 fe80::11%eth1 22")
+    _code, result, commands, _warnings = run_module(capsys, monkeypatch, "fe80::1%eth1 51258 fe80::11%eth1 22")
     assert (result["connection"]["client"], result["connection"]["interface"]) == ("fe80::1", "eth1")
     assert commands == []
 
@@ -145,12 +145,12 @@ def test_a_zone_is_the_interface(capsys, monkeypatch):
     ids=["no ip tool", "ip fails"],
 )
 def test_an_unknown_interface_is_null_with_a_warning(capsys, monkeypatch, ip, route, warning):
-    code, result, _, warnings = run_module(capsys, monkeypatch, "198.51.100.1 51258 198.51.100.11 22", route=route, ip=ip)
+    code, result, _commands, warnings = run_module(capsys, monkeypatch, "198.51.100.1 51258 198.51.100.11 22", route=route, ip=ip)
     assert code == 0 and result["connection"]["interface"] is None
     assert warnings == [warning]
 
 
 def test_a_malformed_ssh_connection_fails(capsys, monkeypatch):
-    code, result, _, _ = run_module(capsys, monkeypatch, "garbage")
+    code, result, _commands, _warnings = run_module(capsys, monkeypatch, "garbage")
     assert code == 1 and result["failed"] is True
     assert result["msg"] == "SSH_CONNECTION is 'garbage': expected 'client_ip client_port server_ip server_port'"
