@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright: palisade.firewall contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Wall time of ``ansible-playbook site.yml`` on real lab hosts, and what the rollback confirm costs.

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright: palisade.firewall contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Benchmark of the fleet engine on synthetic inventories: load, index, selectors, resolution.
