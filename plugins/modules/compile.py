@@ -45,6 +45,7 @@ options:
     default: false
 extends_documentation_fragment:
   - palisade.firewall.controller_action
+  - palisade.firewall.attributes
 seealso:
   - module: palisade.firewall.resolve
   - module: palisade.firewall.explain
@@ -146,11 +147,12 @@ problems:
 from ansible.module_utils.basic import AnsibleModule
 
 
+# The options of the action plugin (plugins/action/compile.py); the stub only refuses to run on a host.
+ARGUMENT_SPEC = {"hosts": {"type": "list", "elements": "str"}, "lockout_check": {"type": "bool", "default": False}}
+
+
 def main():
-    module = AnsibleModule(
-        argument_spec={"hosts": {"type": "list", "elements": "str"}, "lockout_check": {"type": "bool", "default": False}},
-        supports_check_mode=True,
-    )
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     module.fail_json(msg="palisade.firewall.compile runs on the controller as an action plugin; it cannot run on a host")
 
 

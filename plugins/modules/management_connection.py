@@ -30,7 +30,7 @@ description:
     (searched in the PATH, C(/usr/sbin) and C(/sbin)).
 options: {}
 author:
-  - palisade.firewall contributors
+  - palisade.firewall maintainers (@palisade-firewall)
 attributes:
   check_mode:
     support: full
@@ -40,6 +40,8 @@ attributes:
   platform:
     platforms: linux
     support: full
+extends_documentation_fragment:
+  - palisade.firewall.attributes
 notes:
   - Run it with C(become=false), as the role C(palisade.firewall.host_firewall) does - sudo
     drops C(SSH_CONNECTION) from the environment, so under become the connection is not seen.
