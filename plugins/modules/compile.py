@@ -13,7 +13,7 @@ version_added: 0.1.0
 description:
   - Reads and validates the whole inventory like M(palisade.firewall.resolve), then compiles, for
     each requested host, its IPv4 and IPv6 rulesets and ipsets and renders them with the
-    templates of the role M(palisade.firewall.host_firewall) (C(templates/iptables.rules.j2),
+    templates of the role P(palisade.firewall.host_firewall#role) (C(templates/iptables.rules.j2),
     C(templates/ipset.restore.j2)).
   - Returns per host the C(iptables-restore --noflush) and C(ip6tables-restore --noflush) files
     without hook rules, the C(ipset restore) file, the hooks as data (the apply module keeps
