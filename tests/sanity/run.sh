@@ -20,7 +20,7 @@ dest=$root/.build/sanity/ansible_collections/palisade/firewall
 rm -rf "$root/.build/sanity"
 mkdir -p "$dest"
 (cd "$root" && git ls-files -z --cached --others --exclude-standard \
-  | while IFS= read -r -d '' file; do [ -e "$file" ] && printf '%s\0' "$file"; done \
+  | while IFS= read -r -d '' file; do if [ -e "$file" ]; then printf '%s\0' "$file"; fi; done \
   | tar --null -T - -cf -) | tar -C "$dest" -xf -
 
 # ansible-test --venv takes python3.X from PATH; a pyenv shim of a version that is not
@@ -45,7 +45,9 @@ for version in $versions; do
   [ -n "$found" ] || missing+=("$version")
 done
 if [ ${#missing[@]} -gt 0 ]; then
-  echo "WARNING: no working python for ${missing[*]}: compile and import skip those versions" >&2
+  # compile and import would silently skip them
+  echo "no working interpreter for Python ${missing[*]}: compile and import must cover every version ansible-test supports" >&2
+  exit 1
 fi
 export PATH=$pythons:$PATH
 
