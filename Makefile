@@ -10,7 +10,7 @@ export PYTHONPATH := $(COLLECTIONS)
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export ANSIBLE_NOCOLOR := 1
 
-.PHONY: system-packages setup test unit kernel docs package playbooks lint demo bench clean lab-up lab-down labtest integration molecule
+.PHONY: system-packages setup test unit kernel docs package playbooks lint sanity demo bench clean lab-up lab-down labtest integration molecule
 
 ## system packages (apt, as root) when a tool is missing: tests/setup/system_packages.sh
 system-packages:
@@ -31,7 +31,7 @@ $(LINK):
 setup: system-packages $(BIN)/.installed $(LINK)
 
 ## everything CI checks
-test: setup unit docs package playbooks lint kernel labtest integration molecule
+test: setup unit docs package playbooks lint sanity kernel labtest integration molecule
 
 unit: setup
 	$(BIN)/python -m pytest tests/unit tests/setup
@@ -56,6 +56,10 @@ playbooks: setup
 lint: setup
 	mkdir -p .build/home
 	HOME=$(CURDIR)/.build/home PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/ansible-lint
+
+## ansible-test sanity with the pinned ansible-core, no host but the package index needed
+sanity: setup
+	bash tests/sanity/run.sh $(BIN)
 
 ## the main job: a 3-host lab, examples/site.yml applied to it, real traffic checked
 demo: setup

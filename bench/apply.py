@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright: palisade.firewall contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Wall time of ``ansible-playbook site.yml`` on real lab hosts, and what the rollback confirm costs.
@@ -219,7 +218,7 @@ def measure(size: int, runs: int, forks: int) -> dict:
         project = write_project(Path(tmp), lab, variant=0)
         first = run_site(project, lab, forks, expect_changed=True)
         print(f"  first apply         {first['wall']:6.1f} s", flush=True)
-        no_change = [run_site(project, lab, forks, expect_changed=False) for _ in range(runs)]
+        no_change = [run_site(project, lab, forks, expect_changed=False) for _run in range(runs)]
         print(f"  no-change runs      {walls(no_change)}", flush=True)
         change = []
         for run in range(runs):
@@ -245,14 +244,16 @@ def measure(size: int, runs: int, forks: int) -> dict:
 def revision() -> str:
     try:
         head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "plugins", "roles", "playbooks"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "plugins", "roles", "playbooks"], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout
     except (OSError, subprocess.CalledProcessError):
         return f"collection at {ROOT}, not a git checkout"
     return f"collection at git {head}" + (" with uncommitted changes in plugins/, roles/ or playbooks/" if dirty else "")
 
 
 def ansible_version() -> str:
-    done = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "--version"], capture_output=True, text=True)
+    done = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "--version"], check=False, capture_output=True, text=True)
     found = re.search(r"core ([\d.]+)", done.stdout)
     return f"ansible-core {found[1]}" if found else "ansible-core (version unknown)"
 

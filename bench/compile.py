@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright: palisade.firewall contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Per-host compile + render time and ruleset size, on the synthetic fleets of fleet_index.py.
@@ -67,7 +66,7 @@ def percentile(values: list[float], fraction: float) -> float:
 
 
 def run(size: int, args: argparse.Namespace) -> dict[str, float]:
-    inputs, _ = make_inventory(size, policies=args.policies, network_sets=args.network_sets, seed=args.seed, copy_fleet_wide=False)
+    inputs, _counts = make_inventory(size, policies=args.policies, network_sets=args.network_sets, seed=args.seed, copy_fleet_wide=False)
     start = time.perf_counter()
     fleet = load_fleet(inputs)
     index = FleetIndex(fleet)
@@ -84,12 +83,21 @@ def run(size: int, args: argparse.Namespace) -> dict[str, float]:
     print(f"\n{size:,} hosts, {args.policies} policies: load + index + every selector + resolver {setup:.2f} s; {len(sample)} hosts compiled and rendered")
     for key, unit, scale in (("compile", "ms", 1000), ("render", "ms", 1000), ("total", "ms", 1000)):
         values = column[key]
-        print(f"  {key:8} mean {statistics.mean(values) * scale:7.2f} {unit}   p95 {percentile(values, 0.95) * scale:7.2f} {unit}   max {max(values) * scale:7.2f} {unit}")
+        print(
+            f"  {key:8} mean {statistics.mean(values) * scale:7.2f} {unit}"
+            f"   p95 {percentile(values, 0.95) * scale:7.2f} {unit}   max {max(values) * scale:7.2f} {unit}"
+        )
     for key in ("policies", "rules", "ipsets", "members"):
         values = column[key]
         print(f"  {key:8} per host: mean {statistics.mean(values):8.1f}   min {min(values):6.0f}   max {max(values):6.0f}")
     print("  rules per host by number of selecting policies:", ", ".join(f"{p}: {statistics.mean(v):.0f}" for p, v in sorted(by_policies.items())))
-    return {"size": size, "total_mean_ms": statistics.mean(column["total"]) * 1000, "rules_mean": statistics.mean(column["rules"]), "members_mean": statistics.mean(column["members"]), "policies_mean": statistics.mean(column["policies"])}
+    return {
+        "size": size,
+        "total_mean_ms": statistics.mean(column["total"]) * 1000,
+        "rules_mean": statistics.mean(column["rules"]),
+        "members_mean": statistics.mean(column["members"]),
+        "policies_mean": statistics.mean(column["policies"]),
+    }
 
 
 def main() -> None:

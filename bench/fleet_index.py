@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright: palisade.firewall contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Benchmark of the fleet engine on synthetic inventories: load, index, selectors, resolution.
@@ -230,7 +229,7 @@ COMMON_RULE_SELECTORS = (
 
 def pick_selector(rng: random.Random, vocabulary: Vocabulary, *, rule: bool) -> tuple[str, str]:
     weights = [shape[2] if rule else shape[1] for shape in SHAPES]
-    name, _, _, build = rng.choices(SHAPES, weights)[0]
+    name, _policy_weight, _rule_weight, build = rng.choices(SHAPES, weights)[0]
     return name, build(rng, vocabulary)
 
 
@@ -364,19 +363,19 @@ def run_size(size: int, args: argparse.Namespace) -> dict[str, Any]:
         fleet = settle(fleet)  # as the actions do: the fleet's objects leave the collector's scans
         index_s, index = clock(lambda: FleetIndex(fleet))
         specs, rules = policy_selectors(fleet)
-        selectors_s, _ = clock(lambda: resolve_selectors(index, specs, rules))
+        selectors_s, _value = clock(lambda: resolve_selectors(index, specs, rules))
         for key, value in (("load", load_s), ("index", index_s), ("selectors", selectors_s)):
             best[key] = min(best.get(key, float("inf")), value)
         if attempt == 0:
             rss_phases = maxrss_mib() - rss_before
             once["resolver_init"], resolver = clock(lambda: Resolver(index))
             resolved = list(fleet.hosts) if not args.resolve_sample else sample_hosts(fleet, args.resolve_sample)
-            resolve_s, _ = clock(lambda: resolve_each(resolver, resolved))
+            resolve_s, _value = clock(lambda: resolve_each(resolver, resolved))
             once["resolve_all"] = resolve_s * len(fleet.hosts) / len(resolved)
             once["resolve_sample"] = len(resolved)
             sample = sample_hosts(fleet, args.to_dict_sample)
             resolutions = [resolver.resolve(name) for name in sample]
-            to_dict_s, _ = clock(lambda: [len(resolution_to_dict(r)) for r in resolutions])
+            to_dict_s, _value = clock(lambda: [len(resolution_to_dict(r)) for r in resolutions])
             once["to_dict_per_host"] = to_dict_s / len(sample)
             once["to_dict_json_kib"] = len(json.dumps(resolution_to_dict(resolutions[0]))) / 1024
             once["to_dict_sample"] = len(sample)
@@ -448,7 +447,7 @@ def fleet_stats(fleet: Fleet, index: FleetIndex, specs: list[Selector], rules: l
 
 
 def profile_size(size: int, args: argparse.Namespace) -> None:
-    inputs, _ = make_inventory(size, policies=args.policies, network_sets=args.network_sets, seed=args.seed, copy_fleet_wide=args.copy_fleet_wide)
+    inputs, _counts = make_inventory(size, policies=args.policies, network_sets=args.network_sets, seed=args.seed, copy_fleet_wide=args.copy_fleet_wide)
     parse_selector.cache_clear()
     gc.collect()
     fleet = load_fleet(inputs)
@@ -558,7 +557,7 @@ def print_report(results: list[dict[str, Any]], args: argparse.Namespace, revisi
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=list(DEFAULT_SIZES), help="host counts (default: %(default)s)")
     parser.add_argument("--policies", type=int, default=200, help="policies (default: %(default)s)")
     parser.add_argument("--network-sets", type=int, default=50, help="network sets (default: %(default)s)")

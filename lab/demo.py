@@ -82,8 +82,8 @@ def main() -> int:
     print(f"{len(results) - len(mismatches)} of {len(results)} flows behave as the policy says.")
     print("Explain any of them: cd examples && ansible-playbook palisade.firewall.explain -e host=my-host "
           "-e in_interface=eth0 -e src=admin-1 -e dst=my-host -e protocol=TCP -e dst_port=8080")
-    print(f"The lab stays up for you to explore (python3 lab/palisade_lab.py exec h1 -- iptables-save). "
-          f"Tear it down with: make lab-down")
+    print("The lab stays up for you to explore (python3 lab/palisade_lab.py exec h1 -- iptables-save). "
+          "Tear it down with: make lab-down")
     return 1 if mismatches else 0
 
 

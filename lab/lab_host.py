@@ -91,7 +91,7 @@ def tool(name: str) -> str:
 
 
 def run(argv, input=None, check=True, timeout=30) -> subprocess.CompletedProcess:
-    proc = subprocess.run([tool(argv[0]), *argv[1:]], input=input, capture_output=True, text=True,
+    proc = subprocess.run([tool(argv[0]), *argv[1:]], input=input, check=False, capture_output=True, text=True,
                           timeout=timeout)
     if check and proc.returncode:
         raise LabError(f"{shlex.join(argv)} failed ({proc.returncode}): {proc.stderr.strip()}")

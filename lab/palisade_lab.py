@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lab_host import (ALLOWED, BOOT, FRESH_PATHS, HOST_ENV, HOST_PATH, MARKER, NAME, SEARCH_PATH, SSH_COMMON,  # noqa: E402,F401
+from lab_host import (ALLOWED, BOOT, FRESH_PATHS, HOST_ENV, HOST_PATH, MARKER, NAME, SSH_COMMON,  # noqa: E402,F401
                       SSHD_CONFIG, LabError, children_named, ns_inode, offset6, proc_start, run, tool)
 
 
@@ -168,7 +168,7 @@ class Lab:
         self._save()
         for h in self.hosts:
             self._netns_add(self.namespace(h))
-        fabric = [f"link add br0 type bridge forward_delay 0 mcast_snooping 0", "link set lo up", "link set br0 up",
+        fabric = ["link add br0 type bridge forward_delay 0 mcast_snooping 0", "link set lo up", "link set br0 up",
                   f"addr add {self.address('fabric')}/{len4} dev br0",
                   f"addr add {self.address('fabric', 6)}/{len6} dev br0 nodad", "link set ctl master br0 up"]
         for h in self.hosts:
@@ -258,8 +258,8 @@ class Lab:
             return
         masters = []  # Ansible's SSH control masters: asked to exit (not killed), then awaited
         for sock in self.control_path_dir.iterdir() if self.control_path_dir.is_dir() else ():
-            found = re.search(r"pid=(\d+)", run(["ssh", "-o", f"ControlPath={sock}", "-O", "check", "lab"],
-                                                 check=False, timeout=5).stderr)
+            status = run(["ssh", "-o", f"ControlPath={sock}", "-O", "check", "lab"], check=False, timeout=5)
+            found = re.search(r"pid=(\d+)", status.stderr)
             if found and run(["ssh", "-o", f"ControlPath={sock}", "-O", "exit", "lab"], check=False).returncode == 0:
                 masters.append((int(found[1]), proc_start(int(found[1]))))
         namespaces = {ns: ino for ns, ino in state["namespaces"].items() if ino and ns_inode(ns) == ino}
@@ -301,7 +301,7 @@ class Lab:
 
     def exec(self, host: str, argv, input=None, check=True, timeout=60) -> subprocess.CompletedProcess:
         """Run argv inside a host (no SSH); output captured as text."""
-        proc = subprocess.run(self.exec_argv(host, argv), input=input or "", capture_output=True, text=True,
+        proc = subprocess.run(self.exec_argv(host, argv), input=input or "", check=False, capture_output=True, text=True,
                               env=HOST_ENV, timeout=timeout)
         if check and proc.returncode:
             raise LabError(f"{host}: {shlex.join(argv)} failed ({proc.returncode}): {proc.stderr.strip()}")
@@ -313,7 +313,7 @@ class Lab:
 
     def ssh(self, host: str, argv, input=None, check=True, family: int = 4, timeout=60) -> subprocess.CompletedProcess:
         """Run argv on a host over real SSH."""
-        proc = subprocess.run(self.ssh_argv(host, argv, family), input=input or "", capture_output=True, text=True,
+        proc = subprocess.run(self.ssh_argv(host, argv, family), input=input or "", check=False, capture_output=True, text=True,
                               timeout=timeout)
         if check and proc.returncode:
             raise LabError(f"ssh {host}: {shlex.join(argv)} failed ({proc.returncode}): {proc.stderr.strip()}")
@@ -331,7 +331,7 @@ class Lab:
 
 
 def main(args=None) -> int:
-    parser = argparse.ArgumentParser(prog="palisade_lab.py", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="palisade_lab.py", description=__doc__.split("\n", maxsplit=1)[0])
     sub = parser.add_subparsers(dest="command", required=True)
     cmds = {c: sub.add_parser(c) for c in ("up", "down", "exec", "status")}
     for c in cmds.values():
@@ -364,7 +364,7 @@ def main(args=None) -> int:
         if not cmd:
             parser.error("exec HOST -- CMD...")
         lab._offset(opts.host)
-        return subprocess.run(lab.exec_argv(opts.host, cmd), env=HOST_ENV).returncode
+        return subprocess.run(lab.exec_argv(opts.host, cmd), check=False, env=HOST_ENV).returncode
     except LabError as e:
         print(f"palisade_lab: error: {e}", file=sys.stderr)
         return 1

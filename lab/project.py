@@ -56,4 +56,4 @@ def ansible_env(lab: Lab, collections: Path) -> dict[str, str]:
 
 def ansible_playbook(project: Path, lab: Lab, collections: Path, *args: str, capture: bool = True, timeout: int = 600) -> subprocess.CompletedProcess:
     command = [str(Path(sys.executable).parent / "ansible-playbook"), *args]
-    return subprocess.run(command, cwd=project, env=ansible_env(lab, collections), capture_output=capture, text=True, timeout=timeout)
+    return subprocess.run(command, cwd=project, env=ansible_env(lab, collections), check=False, capture_output=capture, text=True, timeout=timeout)

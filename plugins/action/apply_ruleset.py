@@ -43,7 +43,7 @@ class ActionModule(ActionBase):
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         task_vars = task_vars or {}
-        _, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         problem = _argument_problem(args)
         if problem:
             return {**result, "failed": True, "changed": False, "msg": problem}
@@ -93,7 +93,7 @@ class ActionModule(ActionBase):
     def _missed_window(self, armed, args, task_vars, run_id, deadline, last_error, timings):
         """The host rolls back by itself; reconnect once it has, and report what it did."""
         time.sleep(max(0.0, deadline - time.monotonic()) + STATUS_GRACE)
-        status, error, _ = self._reach(args, task_vars, "status", run_id, time.monotonic() + RECONNECT_TIMEOUT)
+        status, error, _attempts = self._reach(args, task_vars, "status", run_id, time.monotonic() + RECONNECT_TIMEOUT)
         if status is None:
             return {
                 **armed,
@@ -140,7 +140,12 @@ class ActionModule(ActionBase):
         armed = {"changed": False, "armed": True, "run_id": run_id}
         result = self._missed_window(armed, args, task_vars, run_id, deadline, error, {"attempts": 0})
         if "no run " in (result.get("msg") or ""):
-            return {"failed": True, "unreachable": True, "changed": False, "msg": f"could not reach the host to apply ({error}); nothing was armed or changed there"}
+            return {
+                "failed": True,
+                "unreachable": True,
+                "changed": False,
+                "msg": f"could not reach the host to apply ({error}); nothing was armed or changed there",
+            }
         return result
 
     # -- helpers -------------------------------------------------------------------------------

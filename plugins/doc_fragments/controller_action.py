@@ -8,7 +8,7 @@ from __future__ import annotations
 class ModuleDocFragment:
     DOCUMENTATION = r"""
 author:
-  - palisade.firewall contributors
+  - palisade.firewall maintainers (@palisade-firewall)
 attributes:
   action:
     support: full

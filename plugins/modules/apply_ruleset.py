@@ -165,8 +165,20 @@ options:
     description: Over a connection that cannot confirm over a new connection, apply and persist without rollback instead of refusing.
     type: bool
     default: false
+  _palisade_phase:
+    description:
+      - Internal, set by the controller side (the action plugin of the same name), not by users.
+      - The step of the rollback protocol this run performs on the host.
+    type: str
+    default: apply
+    choices: [apply, arm, confirm, status]
+  _palisade_run_id:
+    description:
+      - Internal, set by the controller side (the action plugin of the same name), not by users.
+      - The run that the arm, confirm or status step belongs to.
+    type: str
 author:
-  - palisade.firewall contributors
+  - palisade.firewall maintainers (@palisade-firewall)
 attributes:
   action:
     support: full
@@ -180,6 +192,8 @@ attributes:
   platform:
     platforms: linux
     support: full
+extends_documentation_fragment:
+  - palisade.firewall.attributes
 notes:
   - The role C(palisade.firewall.host_firewall) renders the inputs; run this module through it
     rather than by hand.

@@ -13,7 +13,7 @@ version_added: 0.1.0
 description:
   - Reads and validates the whole inventory like M(palisade.firewall.resolve), then compiles, for
     each requested host, its IPv4 and IPv6 rulesets and ipsets and renders them with the
-    templates of the role M(palisade.firewall.host_firewall) (C(templates/iptables.rules.j2),
+    templates of the role P(palisade.firewall.host_firewall#role) (C(templates/iptables.rules.j2),
     C(templates/ipset.restore.j2)).
   - Returns per host the C(iptables-restore --noflush) and C(ip6tables-restore --noflush) files
     without hook rules, the C(ipset restore) file, the hooks as data (the apply module keeps
@@ -45,6 +45,7 @@ options:
     default: false
 extends_documentation_fragment:
   - palisade.firewall.controller_action
+  - palisade.firewall.attributes
 seealso:
   - module: palisade.firewall.resolve
   - module: palisade.firewall.explain
@@ -125,7 +126,9 @@ hosts:
           description: When blocked, the refusal (the connection, where it came from, what decided and how to fix it); else a one-line C(safe:) summary.
           type: str
         connection:
-          description: The connection checked - C(client), C(server), C(port), C(interface) (null when unknown) and C(source) (C(SSH_CONNECTION) or C(inventory)).
+          description: >-
+            The connection checked - C(client), C(server), C(port), C(interface) (null when unknown)
+            and C(source) (C(SSH_CONNECTION) or C(inventory)).
           type: dict
       sample:
         blocked: false
@@ -144,11 +147,12 @@ problems:
 from ansible.module_utils.basic import AnsibleModule
 
 
+# The options of the action plugin (plugins/action/compile.py); the stub only refuses to run on a host.
+ARGUMENT_SPEC = {"hosts": {"type": "list", "elements": "str"}, "lockout_check": {"type": "bool", "default": False}}
+
+
 def main():
-    module = AnsibleModule(
-        argument_spec={"hosts": {"type": "list", "elements": "str"}, "lockout_check": {"type": "bool", "default": False}},
-        supports_check_mode=True,
-    )
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     module.fail_json(msg="palisade.firewall.compile runs on the controller as an action plugin; it cannot run on a host")
 
 

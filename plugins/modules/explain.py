@@ -60,6 +60,7 @@ options:
     choices: [NEW, ESTABLISHED, RELATED, INVALID]
 extends_documentation_fragment:
   - palisade.firewall.controller_action
+  - palisade.firewall.attributes
 seealso:
   - module: palisade.firewall.resolve
 """
@@ -106,8 +107,24 @@ report:
 from ansible.module_utils.basic import AnsibleModule
 
 
+# The options of the action plugin (plugins/action/explain.py); the stub only refuses to run on a host.
+ARGUMENT_SPEC = {
+    "host": {"type": "str", "required": True},
+    "in_interface": {"type": "str"},
+    "out_interface": {"type": "str"},
+    "src": {"type": "str", "required": True},
+    "dst": {"type": "str", "required": True},
+    "protocol": {"type": "str", "required": True},
+    "src_port": {"type": "int"},
+    "dst_port": {"type": "int"},
+    "icmp_type": {"type": "int"},
+    "icmp_code": {"type": "int"},
+    "ct_state": {"type": "str", "default": "NEW", "choices": ["NEW", "ESTABLISHED", "RELATED", "INVALID"]},
+}
+
+
 def main():
-    module = AnsibleModule(argument_spec={}, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     module.fail_json(msg="palisade.firewall.explain runs on the controller as an action plugin; it cannot run on a host")
 
 

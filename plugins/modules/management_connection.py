@@ -30,7 +30,7 @@ description:
     (searched in the PATH, C(/usr/sbin) and C(/sbin)).
 options: {}
 author:
-  - palisade.firewall contributors
+  - palisade.firewall maintainers (@palisade-firewall)
 attributes:
   check_mode:
     support: full
@@ -40,6 +40,8 @@ attributes:
   platform:
     platforms: linux
     support: full
+extends_documentation_fragment:
+  - palisade.firewall.attributes
 notes:
   - Run it with C(become=false), as the role C(palisade.firewall.host_firewall) does - sudo
     drops C(SSH_CONNECTION) from the environment, so under become the connection is not seen.
@@ -130,7 +132,7 @@ def parse_ssh_connection(value):
     if len(fields) != 4:
         raise ValueError("SSH_CONNECTION is %r: expected 'client_ip client_port server_ip server_port'" % value)
     client, client_zone = _address(fields[0], value)
-    server, _ = _address(fields[2], value)
+    server, _zone = _address(fields[2], value)
     return {
         "client": client,
         "client_port": _port(fields[1], value),
@@ -142,7 +144,7 @@ def parse_ssh_connection(value):
 
 def _address(text, value):
     """The address without its zone, IPv4-mapped IPv6 as IPv4; and the zone (or None)."""
-    bare, _, zone = text.partition("%")
+    bare, _sep, zone = text.partition("%")
     try:
         address = ipaddress.ip_address(bare)
     except ValueError:

@@ -32,6 +32,7 @@ options:
     elements: str
 extends_documentation_fragment:
   - palisade.firewall.controller_action
+  - palisade.firewall.attributes
 notes:
   - The selector language, label merging and address fallbacks are described in the
     collection's C(docs/) folder.
@@ -129,8 +130,12 @@ problems:
 from ansible.module_utils.basic import AnsibleModule
 
 
+# The options of the action plugin (plugins/action/resolve.py); the stub only refuses to run on a host.
+ARGUMENT_SPEC = {"hosts": {"type": "list", "elements": "str"}}
+
+
 def main():
-    module = AnsibleModule(argument_spec={"hosts": {"type": "list", "elements": "str"}}, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     module.fail_json(msg="palisade.firewall.resolve runs on the controller as an action plugin; it cannot run on a host")
 
 

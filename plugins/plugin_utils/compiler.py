@@ -188,7 +188,11 @@ class _FamilyCompiler:
     def _input_chain(self) -> None:
         rules = self._chain("filter", naming.INPUT)
         for prefix in self.settings.interface_prefixes:
-            rules.append(ir.Rule(ir.Match(in_interface=ir.Interface(prefix, prefix=True)), ir.Verdict("goto", naming.WORKLOAD_TO_HOST), f"from workload interfaces {prefix}*"))
+            rules.append(
+                ir.Rule(
+                    ir.Match(in_interface=ir.Interface(prefix, prefix=True)), ir.Verdict("goto", naming.WORKLOAD_TO_HOST), f"from workload interfaces {prefix}*"
+                )
+            )
         rules.append(ir.Rule(_mark_is(MARK_ACCEPT), ir.Verdict("accept"), "allowed by an earlier stage (doNotTrack or preDNAT policy)"))
         rules.append(ir.Rule(ir.Match(in_interface=ir.Interface("lo")), ir.Verdict("return"), "loopback is never policed"))
         rules.append(CLEAR_MARKS)
@@ -196,16 +200,24 @@ class _FamilyCompiler:
         rules.append(ir.Rule(_mark_is(MARK_ACCEPT), ir.Verdict("accept"), "allowed by policy"))
         action = {"Drop": "drop", "Accept": "accept", "Return": "return"}[self.settings.default_endpoint_to_host_action]
         # Replies to connections the host opened to a workload (never policed) must get back.
-        self._chain("filter", naming.WORKLOAD_TO_HOST).extend([
-            ESTABLISHED,
-            ir.Rule(ir.Match(), ir.Verdict(action), f"workload to host: default_endpoint_to_host_action {self.settings.default_endpoint_to_host_action}"),  # type: ignore[arg-type]
-        ])
+        self._chain("filter", naming.WORKLOAD_TO_HOST).extend(
+            [
+                ESTABLISHED,
+                ir.Rule(
+                    ir.Match(),
+                    ir.Verdict(action),  # type: ignore[arg-type]
+                    f"workload to host: default_endpoint_to_host_action {self.settings.default_endpoint_to_host_action}",
+                ),
+            ]
+        )
 
     def _output_chain(self) -> None:
         rules = self._chain("filter", naming.OUTPUT)
         rules.append(ir.Rule(_mark_is(MARK_ACCEPT), ir.Verdict("accept"), "allowed by an earlier stage (doNotTrack policy)"))
         for prefix in self.settings.interface_prefixes:
-            rules.append(ir.Rule(ir.Match(out_interface=ir.Interface(prefix, prefix=True)), ir.Verdict("return"), f"host to local workload ({prefix}*) is never policed"))
+            rules.append(
+                ir.Rule(ir.Match(out_interface=ir.Interface(prefix, prefix=True)), ir.Verdict("return"), f"host to local workload ({prefix}*) is never policed")
+            )
         rules.append(ir.Rule(ir.Match(out_interface=ir.Interface("lo")), ir.Verdict("return"), "loopback is never policed"))
         rules.append(CLEAR_MARKS)
         rules.append(ir.Rule(ir.Match(), ir.Verdict("jump", naming.TO_ENDPOINT), "egress through host endpoints"))
@@ -215,7 +227,9 @@ class _FamilyCompiler:
         rules = self._chain("filter", naming.FORWARD)
         rules.append(ir.Rule(ir.Match(), ir.Verdict("mark", mark_value=0, mark_mask=MARK_PASS), "clear the pass mark"))
         skip_if_allowed = ir.Match(marks=(ir.MarkTest(MARK_ACCEPT, MARK_ACCEPT, negate=True),))
-        rules.append(ir.Rule(skip_if_allowed, ir.Verdict("jump", naming.FROM_ENDPOINT_FORWARD), "forwarded: ingress endpoint (skipped if a preDNAT policy allowed)"))
+        rules.append(
+            ir.Rule(skip_if_allowed, ir.Verdict("jump", naming.FROM_ENDPOINT_FORWARD), "forwarded: ingress endpoint (skipped if a preDNAT policy allowed)")
+        )
         rules.append(ir.Rule(ir.Match(), ir.Verdict("jump", naming.TO_ENDPOINT_FORWARD), "forwarded: egress endpoint"))
         rules.append(ir.Rule(_mark_is(MARK_ACCEPT), ir.Verdict("accept"), "forwarded traffic allowed"))
         self._dispatch("filter", naming.FROM_ENDPOINT_FORWARD, "in", "fhfw", endpoints)
@@ -263,7 +277,9 @@ class _FamilyCompiler:
             match = ir.Match(in_interface=ir.Interface(interface)) if way == "in" else ir.Match(out_interface=ir.Interface(interface))
             rules.append(ir.Rule(match, ir.Verdict("goto", naming.endpoint_chain(kind, interface)), f"endpoint {item.endpoint.name}"))
         if wildcard is not None:
-            rules.append(ir.Rule(ir.Match(), ir.Verdict("goto", naming.endpoint_chain(kind, "*")), f"endpoint {wildcard.endpoint.name} (every other interface)"))
+            rules.append(
+                ir.Rule(ir.Match(), ir.Verdict("goto", naming.endpoint_chain(kind, "*")), f"endpoint {wildcard.endpoint.name} (every other interface)")
+            )
 
     # -- per-endpoint chains --------------------------------------------------------------
 
@@ -324,14 +340,20 @@ class _FamilyCompiler:
         rules = self._chain("filter", naming.endpoint_chain(kind, item.endpoint.interface_name or ""))
         rules += [ESTABLISHED, INVALID, CLEAR_MARKS]
         if not (_stage_policies(item, INGRESS, FORWARD) or _stage_policies(item, EGRESS, FORWARD)):
-            rules.append(ir.Rule(ir.Match(), ir.Verdict("goto", naming.ALLOW), f"forwarded traffic is allowed: no applyOnForward policy selects {item.endpoint.name}"))
+            rules.append(
+                ir.Rule(ir.Match(), ir.Verdict("goto", naming.ALLOW), f"forwarded traffic is allowed: no applyOnForward policy selects {item.endpoint.name}")
+            )
             return
         policies = _stage_policies(item, direction, FORWARD)
         rules += self._policy_jumps("filter", policies, direction, FORWARD)
         if policies:
-            rules.append(ir.Rule(ir.Match(), ir.Verdict("drop"), f"end of tier: no applyOnForward policy allowed forwarded {direction.lower()} on {item.endpoint.name}"))
+            rules.append(
+                ir.Rule(ir.Match(), ir.Verdict("drop"), f"end of tier: no applyOnForward policy allowed forwarded {direction.lower()} on {item.endpoint.name}")
+            )
         else:
-            rules.append(ir.Rule(ir.Match(), ir.Verdict("goto", naming.ALLOW), f"forwarded {direction.lower()} on {item.endpoint.name} left undecided: allowed"))
+            rules.append(
+                ir.Rule(ir.Match(), ir.Verdict("goto", naming.ALLOW), f"forwarded {direction.lower()} on {item.endpoint.name} left undecided: allowed")
+            )
 
     # -- policy chains -------------------------------------------------------------------
 

@@ -29,7 +29,7 @@ class FleetAction(ActionBase):
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         task_vars = task_vars or {}
-        _, args = self.validate_argument_spec(argument_spec=self.ARGUMENT_SPEC)
+        _validation, args = self.validate_argument_spec(argument_spec=self.ARGUMENT_SPEC)
         try:
             fleet = settle(load_fleet(fleet_inputs_from_task_vars(task_vars)))
             output, warnings = self.work(fleet, args, task_vars)

@@ -12,6 +12,7 @@ for Kubernetes workloads.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -94,7 +95,7 @@ def _load_order(value: Any, where: Where) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         where.error(f"expected a number, got {type_name(value)} {value!r}")
         return None
-    if value != value or value in (float("inf"), float("-inf")):
+    if isinstance(value, float) and not math.isfinite(value):
         where.error(f"expected a finite number, got {value!r}")
         return None
     return float(value)

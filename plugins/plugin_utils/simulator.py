@@ -605,4 +605,3 @@ def _ct_matches(match: ir.Match, ct_state: str) -> bool:
 
 def _mark_matches(test: ir.MarkTest, mark: int) -> bool:
     return ((mark & test.mask) == test.value) != test.negate
-

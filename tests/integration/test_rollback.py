@@ -363,7 +363,7 @@ def kill_tree(pid: int) -> None:
     apply task would carry on, reconnect and confirm - a real confirmation, but not the crash
     this test is about.
     """
-    for _ in range(3):  # a process forked while the tree was being read is caught next round
+    for _round in range(3):  # a process forked while the tree was being read is caught next round
         tree = {pid}
         parents = {}
         for entry in Path("/proc").iterdir():

@@ -40,7 +40,12 @@ def policies(lab: Lab) -> dict:
                 "applyOnForward": True,
                 "order": 10,
                 "ingress": [
-                    {"action": "Allow", "protocol": "TCP", "source": {"selector": "zone == 'clients'"}, "destination": {"selector": "role == 'web'", "ports": ["http"]}},
+                    {
+                        "action": "Allow",
+                        "protocol": "TCP",
+                        "source": {"selector": "zone == 'clients'"},
+                        "destination": {"selector": "role == 'web'", "ports": ["http"]},
+                    },
                 ],
             },
             {
@@ -136,7 +141,6 @@ def test_router_forwards_only_what_applyonforward_policy_allows(fleet):
     report = table(results, reasons)
     print(report)
     assert all(seen == item.allowed for item, seen in results), report
-    allowed = {item.name for item, _ in results if item.allowed}
+    allowed = {item.name for item, _outcome in results if item.allowed}
     assert "client-1 -> web-1 tcp/80 via router-1 IPv6" in allowed
     assert "client-1 -> web-1 tcp/8443 via router-1 IPv4" not in allowed
-

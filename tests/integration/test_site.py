@@ -10,7 +10,6 @@ through every step byte for byte.
 
 from __future__ import annotations
 
-import copy
 import re
 import sys
 from pathlib import Path
@@ -125,8 +124,6 @@ def before(lab):
     return saved(lab)
 
 
-
-
 def check_traffic(lab: Lab, project: Path) -> None:
     for name, (tcp, udp) in LISTEN.items():
         start_listeners(lab, HOSTS[name], tcp, udp)
@@ -142,7 +139,7 @@ def check_traffic(lab: Lab, project: Path) -> None:
     report = table(results, reasons)
     print(report)
     assert all(seen == item.allowed for item, seen in results), report
-    assert {item.allowed for item, _ in results} == {True, False}, "the flows must include both allowed and denied traffic"
+    assert {item.allowed for item, _outcome in results} == {True, False}, "the flows must include both allowed and denied traffic"
 
 
 def test_apply_and_real_traffic_matches_policy(lab, project, before):

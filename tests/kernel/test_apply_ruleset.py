@@ -407,7 +407,7 @@ def test_a_second_run_waits_for_the_lock_or_gives_up_clearly(ns, tmp_path):
 def test_concurrent_runs_never_interleave(ns, tmp_path):
     inputs = golden("inventory-router-forwarding")
     request = json.dumps({"op": "apply", "inputs": inputs, "state_dir": str(tmp_path), "lock_timeout": 20})
-    runs = [subprocess.Popen(driver_command(ns), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=ENV) for _ in range(3)]
+    runs = [subprocess.Popen(driver_command(ns), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=ENV) for _run in range(3)]
     results = [json.loads(run.communicate(request, timeout=30)[0]) for run in runs]
     assert all("error" not in result for result in results)
     assert sorted(result["changed"] for result in results) == [False, False, True]

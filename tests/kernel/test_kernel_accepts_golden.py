@@ -86,7 +86,7 @@ def parse_rules(text: str) -> dict[str, TableRules]:
         elif line.startswith(":"):
             current.chains.append(line[1:].split(" ")[0])
         elif line.startswith("-A "):
-            chain, _, arguments = line[3:].partition(" ")
+            chain, _sep, arguments = line[3:].partition(" ")
             current.rules.setdefault(chain, []).append(arguments)
         elif line.startswith("-I "):
             chain, position, arguments = line[3:].split(" ", 2)

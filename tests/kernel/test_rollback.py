@@ -21,7 +21,7 @@ import pytest
 from netns import tool
 
 from ansible_collections.palisade.firewall.plugins.module_utils._palisade import rollback
-from test_apply_ruleset import ENV, HOST_PYTHON, add_foreign, changed_policy, dump, golden, ns, run_in, without_owned  # noqa: F401
+from test_apply_ruleset import ENV, HOST_PYTHON, add_foreign, changed_policy, dump, golden, ns, run_in, without_owned  # noqa: F401 pylint: disable=unused-import
 
 DRIVER = Path(__file__).with_name("rollback_driver.py")
 WINDOW = 2.0
@@ -36,7 +36,8 @@ def step(ns: str, state_dir, op: str, **request) -> dict:
     return json.loads(done.stdout)
 
 
-def arm(ns, state_dir, inputs, run_id, window=WINDOW, persist=PERSIST, **options) -> dict:
+def arm(ns, state_dir, inputs, run_id, window=WINDOW, persist=None, **options) -> dict:
+    persist = PERSIST if persist is None else persist
     return step(ns, state_dir, "arm", inputs=inputs, run_id=run_id, window=window, persist=persist, **options)
 
 
@@ -133,7 +134,10 @@ def test_a_failing_probe_rolls_back_at_once_and_names_the_probe(lo_up, tmp_path)
     before = dump(ns)
     arm(ns, tmp_path, golden("inventory-web-features"), "run-bad-probe", window=30)
     started = time.monotonic()
-    probes = [{"name": "loopback", "protocol": "icmp", "address": "127.0.0.1"}, {"name": "api", "protocol": "tcp", "address": "127.0.0.1", "port": 9, "timeout": 1}]
+    probes = [
+        {"name": "loopback", "protocol": "icmp", "address": "127.0.0.1"},
+        {"name": "api", "protocol": "tcp", "address": "127.0.0.1", "port": 9, "timeout": 1},
+    ]
     outcome = step(ns, tmp_path, "confirm", run_id="run-bad-probe", probes=probes)
     assert time.monotonic() - started < 10
     assert outcome["outcome"] == "rolled_back" and outcome["verified"] is True, outcome

@@ -53,8 +53,14 @@ def test_explain_playbook(extra, headline):
 
 ERRORS = [
     (["host=nope", "src=198.51.100.7", "dst=198.51.100.11", "protocol=TCP", "dst_port=22", "in_interface=eth0"], "host: 'nope' is not an inventory host"),
-    (["host=my-host", "src=unknown-host", "dst=my-host", "protocol=TCP", "dst_port=22", "in_interface=eth0"], "src: 'unknown-host' is neither an IP address nor an inventory host"),
-    (["host=my-host", "src=198.51.100.7", "dst=my-host", "protocol=GRE2", "in_interface=eth0"], "protocol: expected TCP, UDP, ICMP, ICMPv6, SCTP, UDPLite or a number 1-255, got 'GRE2'"),
+    (
+        ["host=my-host", "src=unknown-host", "dst=my-host", "protocol=TCP", "dst_port=22", "in_interface=eth0"],
+        "src: 'unknown-host' is neither an IP address nor an inventory host",
+    ),
+    (
+        ["host=my-host", "src=198.51.100.7", "dst=my-host", "protocol=GRE2", "in_interface=eth0"],
+        "protocol: expected TCP, UDP, ICMP, ICMPv6, SCTP, UDPLite or a number 1-255, got 'GRE2'",
+    ),
 ]
 
 

@@ -26,7 +26,7 @@ def ansible_playbook(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProces
         "ANSIBLE_COLLECTIONS_PATH": str(ROOT / ".build" / "collections"),
     }
     command = [str(Path(sys.executable).parent / "ansible-playbook"), *args]
-    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    return subprocess.run(command, cwd=cwd, env=env, check=False, capture_output=True, text=True, timeout=300)
 
 
 def resolve_files(out_dir: Path, *args: str) -> dict:

@@ -171,6 +171,11 @@ def _read(path: str) -> str:
         return handle.read()
 
 
+def _say(stream, text: str) -> None:
+    """One line of palisade-restore's output (a command run at boot, not a module: no module.log)."""
+    stream.write(text + "\n")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="palisade-restore", description="Apply the owned state palisade.firewall recorded as applied.")
     parser.add_argument("--state-dir", default=DEFAULT_STATE_DIR)
@@ -181,10 +186,10 @@ def main(argv=None) -> int:
         wanted = load_applied(args.state_dir, args.prefix)
         result = apply(wanted, state_dir=args.state_dir, lock_timeout=args.lock_timeout, record=False)
     except (OSError, ValueError, PalisadeError) as error:
-        print(f"palisade-restore: {error}", file=sys.stderr)
+        _say(sys.stderr, f"palisade-restore: {error}")
         return 1
     for warning in result.warnings:
-        print(f"palisade-restore: warning: {warning}", file=sys.stderr)
+        _say(sys.stderr, f"palisade-restore: warning: {warning}")
     changes = sum(len(items) for items in result.changes.values())
-    print(f"palisade-restore: {'restored' if result.changed else 'already in place'} ({changes} changes)")
+    _say(sys.stdout, f"palisade-restore: {'restored' if result.changed else 'already in place'} ({changes} changes)")
     return 0

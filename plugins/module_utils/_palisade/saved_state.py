@@ -114,7 +114,7 @@ def parse_iptables_save(text: str, family: int, prefix: str) -> LiveFamily:
             continue
         if not line.startswith("-A "):
             continue
-        chain, _, arguments = line[3:].partition(" ")
+        chain, _sep, arguments = line[3:].partition(" ")
         rule = LiveRule.parse(arguments)
         table.set_users.update(rules.set_references(rule.words))
         if chain in table.owned:

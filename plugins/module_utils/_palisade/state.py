@@ -181,10 +181,10 @@ def canonical_member(member: str) -> str:
 
 def _canonical_member_part(part: str) -> str:
     if ":" in part and part.split(":", 1)[0].isalpha() and not _is_address(part):
-        protocol, _, port = part.partition(":")  # tcp:80, icmp:echo-request
+        protocol, _sep, port = part.partition(":")  # tcp:80, icmp:echo-request
         return f"{protocol.lower()}:{port}"
     if "-" in part and not part.startswith("-"):
-        low, _, high = part.partition("-")
+        low, _sep, high = part.partition("-")
         if _is_address(low) and _is_address(high):
             return f"{_canonical_address(low)}-{_canonical_address(high)}"
     if _is_address(part):
@@ -338,14 +338,14 @@ def _parse_rules(text: str, family: int, prefix: str, sets: dict, problems: list
         if line.startswith(":"):
             _declare_chain(line, where, table, prefix, rules_by_chain, problems)
             continue
-        command, _, rest = line.partition(" ")
+        command, _sep, rest = line.partition(" ")
         if command not in ("-A", "--append"):
             problems.append(
                 f"{where}: only chain declarations (:{prefix}name - [0:0]) and -A rules belong here, not {command!r}"
                 + (" (hooks are given in the hooks option)" if command in ("-I", "--insert") else "")
             )
             continue
-        chain, _, arguments = rest.strip().partition(" ")
+        chain, _sep, arguments = rest.strip().partition(" ")
         if chain in BUILTIN_CHAINS.get(table, ()) or not chain.startswith(prefix):
             problems.append(
                 f"{where}: a rule in chain {chain}, which is not owned: rules in built-in chains are"

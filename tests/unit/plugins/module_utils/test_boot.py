@@ -45,7 +45,13 @@ def test_systemd_unit_is_installed_enabled_and_runs_the_restore_command(tmp_path
     }
     unit = (root / UNIT).read_text()
     assert f"ExecStart={command}\n" in unit
-    for line in ("DefaultDependencies=no", "Before=network-pre.target shutdown.target", "Wants=network-pre.target", "Type=oneshot", "WantedBy=multi-user.target"):
+    for line in (
+        "DefaultDependencies=no",
+        "Before=network-pre.target shutdown.target",
+        "Wants=network-pre.target",
+        "Type=oneshot",
+        "WantedBy=multi-user.target",
+    ):
         assert line + "\n" in unit
     assert os.readlink(root / LINK) == "/etc/systemd/system/palisade-firewall.service"
     assert (state_dir / "applied" / "ipv4.rules").read_text() == wanted.inputs()["ipv4_rules"]
@@ -107,7 +113,12 @@ def test_leftover_runs_are_removed_ten_minutes_after_they_ended(tmp_path):
 
     runs = tmp_path / "runs"
     old, recent, abandoned, fresh_abandoned = (runs / name for name in ("run-old-0001", "run-recent-01", "run-abandoned", "run-armed-now"))
-    for directory, files in ((old, ("armed.json", "result.json")), (recent, ("armed.json", "result.json")), (abandoned, ("armed.json",)), (fresh_abandoned, ("armed.json",))):
+    for directory, files in (
+        (old, ("armed.json", "result.json")),
+        (recent, ("armed.json", "result.json")),
+        (abandoned, ("armed.json",)),
+        (fresh_abandoned, ("armed.json",)),
+    ):
         directory.mkdir(parents=True)
         for name in files:
             (directory / name).write_text("{}\n")

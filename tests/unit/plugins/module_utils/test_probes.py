@@ -263,7 +263,7 @@ def tcp_full_backlog(loopback):
         port = server.getsockname()[1]
         clients = []
         try:
-            for _ in range(8):
+            for _round in range(8):
                 client = socket.socket(family, socket.SOCK_STREAM)
                 clients.append(client)
                 client.settimeout(0.1)

@@ -63,7 +63,7 @@ def test_owned_chains_builtin_rules_and_references():
         (2, "-i eth0 -j pal-INPUT"),
         (3, "-j pal-INPUT"),
     ]
-    assert [r.is_plain_jump() for _, r in table.hook_rules("INPUT", "pal-")] == [True, False, True]
+    assert [r.is_plain_jump() for _index, r in table.hook_rules("INPUT", "pal-")] == [True, False, True]
     assert {chain: [r.arguments for r in found] for chain, found in table.references.items()} == {"DOCKER-USER": ["-j pal-old"]}
     assert table.set_users == {"pal-s4-a"}
     assert "f2b-sshd" not in table.builtin and "f2b-sshd" not in table.owned

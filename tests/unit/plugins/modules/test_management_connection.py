@@ -14,11 +14,27 @@ from ansible.module_utils.testing import patch_module_args
 from ansible_collections.palisade.firewall.plugins.modules import management_connection as module
 
 PARSED = [
-    ("IPv4", "198.51.100.1 51258 198.51.100.11 22", {"client": "198.51.100.1", "client_port": 51258, "server": "198.51.100.11", "server_port": 22, "zone": None}),
-    ("IPv6", "2001:db8::1 51258 2001:db8::11 2222", {"client": "2001:db8::1", "client_port": 51258, "server": "2001:db8::11", "server_port": 2222, "zone": None}),
+    (
+        "IPv4",
+        "198.51.100.1 51258 198.51.100.11 22",
+        {"client": "198.51.100.1", "client_port": 51258, "server": "198.51.100.11", "server_port": 22, "zone": None},
+    ),
+    (
+        "IPv6",
+        "2001:db8::1 51258 2001:db8::11 2222",
+        {"client": "2001:db8::1", "client_port": 51258, "server": "2001:db8::11", "server_port": 2222, "zone": None},
+    ),
     ("IPv6 zones", "fe80::1%eth1 51258 fe80::11%eth1 22", {"client": "fe80::1", "client_port": 51258, "server": "fe80::11", "server_port": 22, "zone": "eth1"}),
-    ("IPv4-mapped", "::ffff:198.51.100.1 51258 ::ffff:198.51.100.11 22", {"client": "198.51.100.1", "client_port": 51258, "server": "198.51.100.11", "server_port": 22, "zone": None}),
-    ("extra blanks", " 198.51.100.1  51258 198.51.100.11 22\n", {"client": "198.51.100.1", "client_port": 51258, "server": "198.51.100.11", "server_port": 22, "zone": None}),
+    (
+        "IPv4-mapped",
+        "::ffff:198.51.100.1 51258 ::ffff:198.51.100.11 22",
+        {"client": "198.51.100.1", "client_port": 51258, "server": "198.51.100.11", "server_port": 22, "zone": None},
+    ),
+    (
+        "extra blanks",
+        " 198.51.100.1  51258 198.51.100.11 22\n",
+        {"client": "198.51.100.1", "client_port": 51258, "server": "198.51.100.11", "server_port": 22, "zone": None},
+    ),
     ("unset", None, None),
     ("empty", "", None),
 ]
@@ -30,7 +46,11 @@ def test_parse_ssh_connection(value, expected):
 
 
 BAD = [
-    ("three fields", "198.51.100.1 51258 198.51.100.11", "SSH_CONNECTION is '198.51.100.1 51258 198.51.100.11': expected 'client_ip client_port server_ip server_port'"),
+    (
+        "three fields",
+        "198.51.100.1 51258 198.51.100.11",
+        "SSH_CONNECTION is '198.51.100.1 51258 198.51.100.11': expected 'client_ip client_port server_ip server_port'",
+    ),
     ("a name", "controller 51258 198.51.100.11 22", "SSH_CONNECTION is 'controller 51258 198.51.100.11 22': 'controller' is not an IP address"),
     ("port 0", "198.51.100.1 51258 198.51.100.11 0", "SSH_CONNECTION is '198.51.100.1 51258 198.51.100.11 0': '0' is not a port"),
     ("port text", "198.51.100.1 x 198.51.100.11 22", "SSH_CONNECTION is '198.51.100.1 x 198.51.100.11 22': 'x' is not a port"),
@@ -101,13 +121,13 @@ def test_reports_the_connection_and_its_interface(capsys, monkeypatch):
 
 
 def test_without_ssh_connection_the_connection_is_null(capsys, monkeypatch):
-    code, result, commands, _ = run_module(capsys, monkeypatch, None)
+    code, result, commands, _warnings = run_module(capsys, monkeypatch, None)
     assert code == 0 and (result["connection"], result["source"], result["changed"]) == (None, None, False)
     assert commands == []
 
 
 def test_a_zone_is_the_interface(capsys, monkeypatch):
-    _, result, commands, _ = run_module(capsys, monkeypatch, "fe80::1%eth1 51258 fe80::11%eth1 22")
+    _code, result, commands, _warnings = run_module(capsys, monkeypatch, "fe80::1%eth1 51258 fe80::11%eth1 22")
     assert (result["connection"]["client"], result["connection"]["interface"]) == ("fe80::1", "eth1")
     assert commands == []
 
@@ -116,17 +136,21 @@ def test_a_zone_is_the_interface(capsys, monkeypatch):
     "ip, route, warning",
     [
         (None, None, "the ip tool was not found, so the management connection's interface is unknown"),
-        ("/sbin/ip", (2, "", "RTNETLINK answers: Network is unreachable\n"), "'ip -o route get 198.51.100.1' did not name an interface (rc 2: RTNETLINK answers: Network is unreachable)"),
+        (
+            "/sbin/ip",
+            (2, "", "RTNETLINK answers: Network is unreachable\n"),
+            "'ip -o route get 198.51.100.1' did not name an interface (rc 2: RTNETLINK answers: Network is unreachable)",
+        ),
     ],
     ids=["no ip tool", "ip fails"],
 )
 def test_an_unknown_interface_is_null_with_a_warning(capsys, monkeypatch, ip, route, warning):
-    code, result, _, warnings = run_module(capsys, monkeypatch, "198.51.100.1 51258 198.51.100.11 22", route=route, ip=ip)
+    code, result, _commands, warnings = run_module(capsys, monkeypatch, "198.51.100.1 51258 198.51.100.11 22", route=route, ip=ip)
     assert code == 0 and result["connection"]["interface"] is None
     assert warnings == [warning]
 
 
 def test_a_malformed_ssh_connection_fails(capsys, monkeypatch):
-    code, result, _, _ = run_module(capsys, monkeypatch, "garbage")
+    code, result, _commands, _warnings = run_module(capsys, monkeypatch, "garbage")
     assert code == 1 and result["failed"] is True
     assert result["msg"] == "SSH_CONNECTION is 'garbage': expected 'client_ip client_port server_ip server_port'"

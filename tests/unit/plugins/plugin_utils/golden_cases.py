@@ -292,18 +292,43 @@ def _host_layout(family: int) -> ir.Ruleset:
             endpoint_chain("pal-th-eth0", "pal-failsafe-out", "pal-po-web", nd),
             chain(
                 "pal-failsafe-in",
-                *(rule(f"failsafe {name} {port}", ACCEPT, protocol=proto, dst_ports=(ports(port),))
-                  for name, proto, port in (("tcp", 6, 22), ("udp", 17, 68), ("tcp", 6, 179), ("tcp", 6, 2379), ("tcp", 6, 2380), ("tcp", 6, 6666), ("tcp", 6, 6667))),
+                *(
+                    rule(f"failsafe {name} {port}", ACCEPT, protocol=proto, dst_ports=(ports(port),))
+                    for name, proto, port in (
+                        ("tcp", 6, 22),
+                        ("udp", 17, 68),
+                        ("tcp", 6, 179),
+                        ("tcp", 6, 2379),
+                        ("tcp", 6, 2380),
+                        ("tcp", 6, 6666),
+                        ("tcp", 6, 6667),
+                    )
+                ),
             ),
             chain(
                 "pal-failsafe-out",
-                *(rule(f"failsafe {name} {port}", ACCEPT, protocol=proto, dst_ports=(ports(port),))
-                  for name, proto, port in (("udp", 17, 53), ("udp", 17, 67), ("tcp", 6, 179), ("tcp", 6, 2379), ("tcp", 6, 2380), ("tcp", 6, 6666), ("tcp", 6, 6667))),
+                *(
+                    rule(f"failsafe {name} {port}", ACCEPT, protocol=proto, dst_ports=(ports(port),))
+                    for name, proto, port in (
+                        ("udp", 17, 53),
+                        ("udp", 17, 67),
+                        ("tcp", 6, 179),
+                        ("tcp", 6, 2379),
+                        ("tcp", 6, 2380),
+                        ("tcp", 6, 6666),
+                        ("tcp", 6, 6667),
+                    )
+                ),
             ),
             chain(
                 "pal-pi-web",
-                rule("policy web ingress rule 0: from role == 'lb' to 80,443", SET_ACCEPT,
-                     protocol=6, sets=(ir.SetRef(lb_set, "src"),), dst_ports=(ports(80, 443),)),
+                rule(
+                    "policy web ingress rule 0: from role == 'lb' to 80,443",
+                    SET_ACCEPT,
+                    protocol=6,
+                    sets=(ir.SetRef(lb_set, "src"),),
+                    dst_ports=(ports(80, 443),),
+                ),
                 rule("return if accepted", RETURN, marks=mark_is(ACCEPT_MARK)),
                 rule("policy web ingress rule 1: to named port http", SET_ACCEPT, protocol=6, sets=(ir.SetRef(http_set, "dst"),)),
                 rule("return if accepted", RETURN, marks=mark_is(ACCEPT_MARK)),
@@ -314,11 +339,15 @@ def _host_layout(family: int) -> ir.Ruleset:
             ),
             chain(
                 "pal-po-web",
-                rule("policy web egress rule 0: DNS", SET_ACCEPT, protocol=17,
-                     nets=(ir.NetMatch(net(resolvers), "dst"),), dst_ports=(ports(53),)),
+                rule("policy web egress rule 0: DNS", SET_ACCEPT, protocol=17, nets=(ir.NetMatch(net(resolvers), "dst"),), dst_ports=(ports(53),)),
                 rule("return if accepted", RETURN, marks=mark_is(ACCEPT_MARK)),
-                rule("policy web egress rule 1: not to myself", SET_ACCEPT, protocol=6,
-                     nets=(ir.NetMatch(net(me), "dst", negate=True),), dst_ports=(ports((1024, 65535)),)),
+                rule(
+                    "policy web egress rule 1: not to myself",
+                    SET_ACCEPT,
+                    protocol=6,
+                    nets=(ir.NetMatch(net(me), "dst", negate=True),),
+                    dst_ports=(ports((1024, 65535)),),
+                ),
                 rule("return if accepted", RETURN, marks=mark_is(ACCEPT_MARK)),
             ),
         ),

@@ -79,15 +79,49 @@ def web_features() -> dict[str, Any]:
     }
     hosts = {
         "web-1": {"vars": web_vars},
-        "admin-1": {"vars": {"palisade_labels": {"role": "admin"}, "palisade_host_endpoints": [{"interfaceName": "eth0", "expectedIPs": ["198.51.100.30", "2001:db8::30"], "ports": [{"name": "admin-ui", "protocol": "TCP", "port": 8444}]}]}},
-        "db-1": {"vars": {"palisade_labels": {"role": "db", "trusted": "yes"}, "palisade_host_endpoints": [{"interfaceName": "eth0", "expectedIPs": ["198.51.100.20", "2001:db8::20"], "ports": [{"name": "postgres", "protocol": "TCP", "port": 5432}]}]}},
+        "admin-1": {
+            "vars": {
+                "palisade_labels": {"role": "admin"},
+                "palisade_host_endpoints": [
+                    {
+                        "interfaceName": "eth0",
+                        "expectedIPs": ["198.51.100.30", "2001:db8::30"],
+                        "ports": [{"name": "admin-ui", "protocol": "TCP", "port": 8444}],
+                    }
+                ],
+            }
+        },
+        "db-1": {
+            "vars": {
+                "palisade_labels": {"role": "db", "trusted": "yes"},
+                "palisade_host_endpoints": [
+                    {
+                        "interfaceName": "eth0",
+                        "expectedIPs": ["198.51.100.20", "2001:db8::20"],
+                        "ports": [{"name": "postgres", "protocol": "TCP", "port": 5432}],
+                    }
+                ],
+            }
+        },
     }
     return _fleet("web-1", hosts, shared)
 
 
 ROUTER_POLICIES = [
-    {"name": "fwd-web", "selector": "role == 'router'", "applyOnForward": True, "order": 1, "ingress": [{"action": "Allow", "protocol": "TCP", "destination": {"ports": [80]}}]},
-    {"name": "nodeports", "selector": "role == 'router'", "applyOnForward": True, "preDNAT": True, "ingress": [{"action": "Deny", "protocol": "TCP", "source": {"notNets": ["198.51.100.0/24"]}, "destination": {"ports": ["30000:32767"]}}]},
+    {
+        "name": "fwd-web",
+        "selector": "role == 'router'",
+        "applyOnForward": True,
+        "order": 1,
+        "ingress": [{"action": "Allow", "protocol": "TCP", "destination": {"ports": [80]}}],
+    },
+    {
+        "name": "nodeports",
+        "selector": "role == 'router'",
+        "applyOnForward": True,
+        "preDNAT": True,
+        "ingress": [{"action": "Deny", "protocol": "TCP", "source": {"notNets": ["198.51.100.0/24"]}, "destination": {"ports": ["30000:32767"]}}],
+    },
     {
         "name": "untracked-dns",
         "selector": "role == 'router'",
@@ -105,7 +139,11 @@ def router_forwarding() -> dict[str, Any]:
         {"interfaceName": "eth0", "expectedIPs": ["198.51.100.1", "2001:db8::1"]},
         {"interfaceName": "eth1", "expectedIPs": ["203.0.113.1", "2001:db8:1::1"], "labels": {"side": "inside"}},
     ]
-    return _fleet("router-1", {"router-1": {"groups": ["routers"], "vars": {"palisade_labels": {"role": "router"}, "palisade_host_endpoints": endpoints}}}, {"palisade_policies": ROUTER_POLICIES})
+    return _fleet(
+        "router-1",
+        {"router-1": {"groups": ["routers"], "vars": {"palisade_labels": {"role": "router"}, "palisade_host_endpoints": endpoints}}},
+        {"palisade_policies": ROUTER_POLICIES},
+    )
 
 
 def wildcard_append() -> dict[str, Any]:

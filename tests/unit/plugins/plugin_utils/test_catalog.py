@@ -401,7 +401,7 @@ def test_duplicate_names(values, expected):
 
 
 def test_duplicate_keeps_the_first_definition():
-    catalog, _ = load([{"name": "web", "order": 1}], None, [manifest(spec={"order": 2})])
+    catalog, _problems = load([{"name": "web", "order": 1}], None, [manifest(spec={"order": 2})])
     assert [(p.name, p.order, p.origin) for p in catalog.policies] == [("web", 1.0, "palisade_policies[0] (web)")]
 
 
@@ -472,7 +472,7 @@ def test_seed_policy_loads_to_the_model():
 def test_seed_policy_compact_form_is_the_same_policy():
     compact = {"name": "k8s-worker", **SEED_POLICY["spec"]}
     from_compact, problems = load(policies=[compact])
-    from_manifest, _ = load(resources=[SEED_POLICY])
+    from_manifest, _problems = load(resources=[SEED_POLICY])
     assert not problems
     assert from_compact.policies[0].origin == "palisade_policies[0] (k8s-worker)"
     assert [p.__class__(**{**p.__dict__, "origin": ""}) for p in from_compact.policies] == [
@@ -509,7 +509,7 @@ def test_seed_felix_configuration():
 
 
 def test_felix_ignored_fields_are_warnings_of_the_run():
-    _, problems = load(resources=[manifest("FelixConfiguration", "default", {"logSeverityScreen": "Info"})])
+    _catalog, problems = load(resources=[manifest("FelixConfiguration", "default", {"logSeverityScreen": "Info"})])
     assert not problems
     assert [str(w) for w in problems.warnings] == [
         f"{DOC1} (FelixConfiguration default): spec.logSeverityScreen: ignored: this Felix setting has no effect on host firewalls"

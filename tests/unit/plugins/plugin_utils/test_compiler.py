@@ -84,11 +84,26 @@ def test_several_nets_become_one_set_and_adjacent_nets_merge():
     assert ref.name.startswith("pal-n4-")
 
 
-NAMED = {"palisade_labels": {"role": "db"}, "palisade_host_endpoints": [{"interfaceName": "eth0", "expectedIPs": ["198.51.100.20", "2001:db8::20"], "ports": [{"name": "pg", "protocol": "TCP", "port": 5432}, {"name": "pg", "protocol": "UDP", "port": 5433}]}]}
+NAMED = {
+    "palisade_labels": {"role": "db"},
+    "palisade_host_endpoints": [
+        {
+            "interfaceName": "eth0",
+            "expectedIPs": ["198.51.100.20", "2001:db8::20"],
+            "ports": [{"name": "pg", "protocol": "TCP", "port": 5432}, {"name": "pg", "protocol": "UDP", "port": 5433}],
+        }
+    ],
+}
 
 
 def test_named_and_numeric_ports_are_alternatives():
-    policy = [{"name": "p", "selector": "role == 'web'", "egress": [{"action": "Allow", "protocol": "TCP", "destination": {"selector": "role == 'db'", "ports": [80, "pg"]}}]}]
+    policy = [
+        {
+            "name": "p",
+            "selector": "role == 'web'",
+            "egress": [{"action": "Allow", "protocol": "TCP", "destination": {"selector": "role == 'db'", "ports": [80, "pg"]}}],
+        }
+    ]
     result = compiled(policy, others=[("db1", NAMED)])
     numeric, named = result.ruleset(4).table("filter").chain("pal-po-p").rules
     assert numeric.match.dst_ports == (ir.Ports((ir.PortSpan(80, 80),)),)

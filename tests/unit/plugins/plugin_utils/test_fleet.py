@@ -34,7 +34,19 @@ def errors_of(hosts):
 
 
 def test_compact_endpoint_defaults():
-    fleet = load_fleet(fleet_of(("h1", ["web"], {"palisade_labels": {"role": "web"}, "palisade_host_endpoints": [{"interfaceName": "eth0", "labels": {"tier": "front"}}], "ansible_host": "198.51.100.1"})))
+    fleet = load_fleet(
+        fleet_of(
+            (
+                "h1",
+                ["web"],
+                {
+                    "palisade_labels": {"role": "web"},
+                    "palisade_host_endpoints": [{"interfaceName": "eth0", "labels": {"tier": "front"}}],
+                    "ansible_host": "198.51.100.1",
+                },
+            )
+        )
+    )
     (endpoint,) = fleet.hosts["h1"].endpoints
     assert endpoint.name == "h1-eth0"
     assert endpoint.host == "h1"
@@ -44,12 +56,16 @@ def test_compact_endpoint_defaults():
 
 
 def test_endpoint_labels_override_host_labels():
-    fleet = load_fleet(fleet_of(("h1", [], {"palisade_labels": {"role": "web"}, "palisade_host_endpoints": [{"interface_name": "eth0", "labels": {"role": "edge"}}]})))
+    fleet = load_fleet(
+        fleet_of(("h1", [], {"palisade_labels": {"role": "web"}, "palisade_host_endpoints": [{"interface_name": "eth0", "labels": {"role": "edge"}}]}))
+    )
     assert fleet.hosts["h1"].endpoints[0].labels["role"] == "edge"
 
 
 def test_manifest_endpoint_lands_on_its_node_with_host_labels():
-    fleet = load_fleet(fleet_of(("h1", ["g"], {}), ("h2", [], {}), resources=[hep_manifest("h2-eth1", "h2", "eth1", labels={"role": "db"}, expectedIPs=["203.0.113.2"])]))
+    fleet = load_fleet(
+        fleet_of(("h1", ["g"], {}), ("h2", [], {}), resources=[hep_manifest("h2-eth1", "h2", "eth1", labels={"role": "db"}, expectedIPs=["203.0.113.2"])])
+    )
     assert fleet.hosts["h1"].endpoints == ()
     (endpoint,) = fleet.hosts["h2"].endpoints
     assert (endpoint.name, endpoint.interface_name, endpoint.address_source) == ("h2-eth1", "eth1", "expectedIPs")
@@ -107,7 +123,10 @@ ERRORS = [
     ),
     (
         "endpoint names unique across the fleet",
-        fleet_of(("h1", [], {"palisade_host_endpoints": [{"name": "edge", "interfaceName": "eth0"}]}), ("h2", [], {"palisade_host_endpoints": [{"name": "edge", "interfaceName": "eth0"}]})),
+        fleet_of(
+            ("h1", [], {"palisade_host_endpoints": [{"name": "edge", "interfaceName": "eth0"}]}),
+            ("h2", [], {"palisade_host_endpoints": [{"name": "edge", "interfaceName": "eth0"}]}),
+        ),
         ["host h2: palisade_host_endpoints[0] (edge): name: endpoint name 'edge' is also used by host h1: palisade_host_endpoints[0] (edge)"],
     ),
     (

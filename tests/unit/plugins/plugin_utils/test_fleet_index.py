@@ -82,7 +82,7 @@ def test_index_agrees_with_a_full_scan():
         def __init__(self, labels):
             self.labels = labels
 
-    members = [Member({k: rng.choice(values) for k in keys if rng.random() < 0.6}) for _ in range(300)]
+    members = [Member({k: rng.choice(values) for k in keys if rng.random() < 0.6}) for _member in range(300)]
     label_index = LabelIndex(members)
     terms = [
         lambda: f"{rng.choice(keys)} == '{rng.choice(values)}'",
@@ -93,8 +93,8 @@ def test_index_agrees_with_a_full_scan():
         lambda: f"{rng.choice(keys)} not in {{'{rng.choice(values)}'}}",
         lambda: "all()",
     ]
-    for _ in range(400):
-        parts = [rng.choice(terms)() for _ in range(rng.randint(1, 4))]
+    for _case in range(400):
+        parts = [rng.choice(terms)() for _term in range(rng.randint(1, 4))]
         text = parts[0]
         for part in parts[1:]:
             text = f"({text}) {rng.choice(['&&', '||'])} {part}"
@@ -113,9 +113,9 @@ def test_merge_blocks_agrees_with_ipaddress(family, bits):
     rng = random.Random(family)
     network = ipaddress.IPv4Network if family == 4 else ipaddress.IPv6Network
     base = 0xC6336400 if family == 4 else 0x20010DB8 << 96  # 198.51.100.0, 2001:db8::
-    for _ in range(200):
+    for _host in range(200):
         nets = []
-        for _ in range(rng.randint(0, 40)):
+        for _label in range(rng.randint(0, 40)):
             prefix = rng.randint(bits - 10, bits)
             offset = rng.randrange(0, 1 << 10)
             nets.append(network((base + offset, prefix), strict=False))

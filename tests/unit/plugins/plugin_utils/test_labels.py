@@ -81,7 +81,8 @@ MERGING = [
         {"palisade.io/hostname": "h1", "group.palisade.io/g": ""},
         [
             "host h1: palisade_labels.Role!: invalid label key 'Role!': expected letters, digits, '-', '_' and '.', starting and ending with a letter or digit",
-            "host h1: palisade_labels.role: invalid label value 'web server': expected letters, digits, '-', '_' and '.', starting and ending with a letter or digit",
+            "host h1: palisade_labels.role: invalid label value 'web server': "
+            "expected letters, digits, '-', '_' and '.', starting and ending with a letter or digit",
             "host h1: palisade_labels.tier: label values must be strings, got an integer 3; quote it in YAML",
             "host h1: palisade_labels.-x: invalid label key '-x': expected letters, digits, '-', '_' and '.', starting and ending with a letter or digit",
             "host h1: palisade_labels.a/: invalid label key 'a/': expected letters, digits, '-', '_' and '.', starting and ending with a letter or digit",
@@ -99,7 +100,8 @@ MERGING = [
         {"palisade.io/hostname": "h1", "group.palisade.io/g": "", "example.com/role": "web"},
         [
             f"host h1: palisade_labels.role: invalid label value '{'x' * 64}': 64 characters long; the limit is 63",
-            "host h1: palisade_labels.Bad.Prefix/k: invalid label key 'Bad.Prefix/k': the prefix 'Bad.Prefix' must be a DNS subdomain (lower case, <= 253 characters)",
+            "host h1: palisade_labels.Bad.Prefix/k: invalid label key 'Bad.Prefix/k': "
+            "the prefix 'Bad.Prefix' must be a DNS subdomain (lower case, <= 253 characters)",
         ],
     ),
 ]

@@ -86,12 +86,36 @@ CASES = [
     ("no failsafe, 22 denied by a policy", {"policies": [LOCK_DOWN], **NO_FAILSAFE}, ssh(), True, "deny", "policy lock-down ingress rule 0", ["eth0"]),
     ("no failsafe, no policy selects the endpoint", NO_FAILSAFE, ssh(), True, "deny", "no policy selects web1-eth0 for ingress (default deny)", ["eth0"]),
     ("port 2222 allowed by a policy", {"policies": [SSH_2222], **NO_FAILSAFE}, ssh(port=2222), False, "allow", "policy ssh ingress rule 0", ["eth0"]),
-    ("port 2222 with the default failsafe: end of tier", {"policies": [HTTPS_ONLY]}, ssh(port=2222), True, "deny", "end of tier: no policy allowed ingress on web1-eth0 (default deny)", ["eth0"]),
+    (
+        "port 2222 with the default failsafe: end of tier",
+        {"policies": [HTTPS_ONLY]},
+        ssh(port=2222),
+        True,
+        "deny",
+        "end of tier: no policy allowed ingress on web1-eth0 (default deny)",
+        ["eth0"],
+    ),
     ("no endpoint: untouched", {"endpoints": (), **NO_FAILSAFE}, ssh(), False, "untouched", None, ["eth0"]),
     ("no endpoint, interface unknown: a stand-in", {"endpoints": (), **NO_FAILSAFE}, ssh(interface=None), False, "untouched", None, ["eth0"]),
     ("interface without an endpoint: untouched", {"policies": [HTTPS_ONLY], **NO_FAILSAFE}, ssh(interface="eth9"), False, "untouched", None, ["eth9"]),
-    ("loopback is never policed", {"policies": [HTTPS_ONLY], **NO_FAILSAFE}, ssh(client="127.0.0.1", server="127.0.0.1", interface="lo"), False, "untouched", None, ["lo"]),
-    ("IPv6 allowed from the admin net", {"policies": [SSH_FROM_ADMINS6], **NO_FAILSAFE}, ssh(CONTROLLER6, WEB6), False, "allow", "policy ssh6 ingress rule 0", ["eth0"]),
+    (
+        "loopback is never policed",
+        {"policies": [HTTPS_ONLY], **NO_FAILSAFE},
+        ssh(client="127.0.0.1", server="127.0.0.1", interface="lo"),
+        False,
+        "untouched",
+        None,
+        ["lo"],
+    ),
+    (
+        "IPv6 allowed from the admin net",
+        {"policies": [SSH_FROM_ADMINS6], **NO_FAILSAFE},
+        ssh(CONTROLLER6, WEB6),
+        False,
+        "allow",
+        "policy ssh6 ingress rule 0",
+        ["eth0"],
+    ),
     (
         "IPv6 from elsewhere: end of tier",
         {"policies": [SSH_FROM_ADMINS6], **NO_FAILSAFE},
@@ -102,7 +126,15 @@ CASES = [
         ["eth0"],
     ),
     ("IPv6 with the default failsafe", {"policies": [HTTPS_ONLY]}, ssh(CONTROLLER6, WEB6), False, "allow", "failsafe inbound tcp 22", ["eth0"]),
-    ("known interface: only that one", {"policies": BY_ZONE, "endpoints": TWO_NAMED, **NO_FAILSAFE}, ssh(), False, "allow", "policy mgmt-ssh ingress rule 0", ["eth0"]),
+    (
+        "known interface: only that one",
+        {"policies": BY_ZONE, "endpoints": TWO_NAMED, **NO_FAILSAFE},
+        ssh(),
+        False,
+        "allow",
+        "policy mgmt-ssh ingress rule 0",
+        ["eth0"],
+    ),
     (
         "unknown interface, one of two named endpoints blocks",
         {"policies": BY_ZONE, "endpoints": TWO_NAMED, **NO_FAILSAFE},
@@ -181,7 +213,12 @@ def test_unknown_interface_refusal_names_the_candidates_and_the_stand_in():
 
 
 SUMMARIES = [
-    ("known interface", {"policies": [HTTPS_ONLY]}, ssh(), "safe: TCP 198.51.100.1 -> 198.51.100.10 port 22 arriving on eth0 (from SSH_CONNECTION) is allowed by failsafe inbound tcp 22"),
+    (
+        "known interface",
+        {"policies": [HTTPS_ONLY]},
+        ssh(),
+        "safe: TCP 198.51.100.1 -> 198.51.100.10 port 22 arriving on eth0 (from SSH_CONNECTION) is allowed by failsafe inbound tcp 22",
+    ),
     (
         "unknown interface",
         {"policies": [policy("ssh", allow_tcp(22), selector="zone == 'mgmt'")], "endpoints": TWO_NAMED[:1]},
@@ -192,7 +229,8 @@ SUMMARIES = [
         "unknown interface, two endpoints",
         {"policies": [policy("ssh", allow_tcp(22))], "endpoints": TWO_NAMED, **NO_FAILSAFE},
         ssh(interface=None),
-        "safe: TCP 198.51.100.1 -> 198.51.100.10 port 22 (from SSH_CONNECTION, interface unknown): on eth0 allowed by policy ssh ingress rule 0; on eth1 allowed by policy ssh ingress rule 0",
+        "safe: TCP 198.51.100.1 -> 198.51.100.10 port 22 (from SSH_CONNECTION, interface unknown): "
+        "on eth0 allowed by policy ssh ingress rule 0; on eth1 allowed by policy ssh ingress rule 0",
     ),
     (
         "no endpoint",
@@ -282,7 +320,12 @@ FACTS = [
     ),
     ("inventory: ansible_host, default port", None, {"ansible_host": WEB}, ssh(interface=None, source="inventory")),
     ("inventory: ansible_port", None, {"ansible_host": WEB, "ansible_port": "2222"}, ssh(port=2222, interface=None, source="inventory")),
-    ("inventory: ansible_ssh_host and ansible_ssh_port", None, {"ansible_ssh_host": WEB6, "ansible_ssh_port": 2200}, ssh(CONTROLLER6, WEB6, 2200, None, "inventory")),
+    (
+        "inventory: ansible_ssh_host and ansible_ssh_port",
+        None,
+        {"ansible_ssh_host": WEB6, "ansible_ssh_port": 2200},
+        ssh(CONTROLLER6, WEB6, 2200, None, "inventory"),
+    ),
     ("inventory: IPv4-mapped ansible_host", None, {"ansible_host": "::ffff:198.51.100.10"}, ssh(interface=None, source="inventory")),
     ("inventory: loopback, a real source address", None, {"ansible_host": "127.0.0.1"}, ssh("127.0.0.1", "127.0.0.1", interface=None, source="inventory")),
     ("no connection reported (module without SSH_CONNECTION)", {}, {"ansible_host": WEB}, ssh(interface=None, source="inventory")),

@@ -44,7 +44,9 @@ def compiled(resources):
 
 
 def inbound(src, protocol=6, port=None, **extra):
-    return Packet(ipaddress.ip_address(src), ipaddress.ip_address(HOST), protocol, src_port=40000 if port else None, dst_port=port, in_interface="eth0", **extra)
+    return Packet(
+        ipaddress.ip_address(src), ipaddress.ip_address(HOST), protocol, src_port=40000 if port else None, dst_port=port, in_interface="eth0", **extra
+    )
 
 
 def outbound(dst, protocol=6, port=None):
@@ -58,7 +60,12 @@ CASES = [
     ("TCP 10250 (kubelet): the policy", inbound(RESCUE, port=10250), "allow", "policy k8s-worker ingress rule 2"),
     ("TCP 8080: end of tier", inbound(MANAGEMENT, port=8080), "deny", "end of tier: no policy allowed ingress on my-host-eth0 (default deny)"),
     ("egress TCP 2379 to the etcd IP: the policy", outbound(ETCD, port=2379), "allow", "policy k8s-worker egress rule 0"),
-    ("egress TCP 2379 elsewhere: end of tier", outbound("198.51.100.99", port=2379), "deny", "end of tier: no policy allowed egress on my-host-eth0 (default deny)"),
+    (
+        "egress TCP 2379 elsewhere: end of tier",
+        outbound("198.51.100.99", port=2379),
+        "deny",
+        "end of tier: no policy allowed egress on my-host-eth0 (default deny)",
+    ),
     ("egress UDP 53: failsafe first", outbound("198.51.100.99", 17, 53), "allow", "failsafe outbound udp 53"),
     ("egress UDP 67: failsafe first", outbound("198.51.100.99", 17, 67), "allow", "failsafe outbound udp 67"),
     ("egress TCP 443: end of tier", outbound("198.51.100.99", port=443), "deny", "end of tier: no policy allowed egress on my-host-eth0 (default deny)"),

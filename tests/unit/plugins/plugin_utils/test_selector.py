@@ -267,7 +267,7 @@ ERROR_CASES = [
     ("a == \"x'", "selector \"a == \"x'\" column 6: unterminated string"),
     ('a in {"x}', 'selector "a in {"x}" column 7: unterminated string'),
     # sets
-    ('a in "x"', f'selector "a in "x"" column 6: expected "{{"'),
+    ('a in "x"', 'selector "a in "x"" column 6: expected "{"'),
     ("a not in x", 'selector "a not in x" column 10: expected "{"'),
     ("a notin", 'selector "a notin" column 8: expected "{"'),
     ('a in {"x"', 'selector "a in {"x"" column 10: expected "," or "}"'),
