@@ -19,6 +19,7 @@ from lab_host import HOST_PATH, LabError
 class ProbeError(LabError):
     """A probe could not be sent: it says nothing about the firewall."""
 
+
 SERVER = r"""
 import json, os, selectors, socket, sys
 spec = json.loads(sys.argv[1])

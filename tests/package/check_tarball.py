@@ -168,7 +168,7 @@ def main(argv: list[str]) -> int:
         print(f"ok   {len(markdown)} Markdown files, {links} relative links checked")
 
     if len(argv) == 3:
-        tracked = subprocess.run(["git", "-C", argv[2], "ls-files"], capture_output=True, text=True)
+        tracked = subprocess.run(["git", "-C", argv[2], "ls-files"], capture_output=True, text=True, check=False)
         if tracked.returncode == 0:
             known = set(tracked.stdout.splitlines())
             for name in sorted(files - known - {"MANIFEST.json", "FILES.json"}):
