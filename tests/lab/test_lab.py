@@ -22,6 +22,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "lab"))
+import lab_host  # noqa: E402
 import palisade_lab  # noqa: E402
 from palisade_lab import Lab, LabError  # noqa: E402
 
@@ -35,7 +36,7 @@ UDP_CLIENT = ("import socket, sys; a = sys.argv[1]; s = socket.socket(socket.AF_
 
 
 def require_root_and_tools() -> None:
-    missing = [t for t in TOOLS if not shutil.which(t, path=palisade_lab.SEARCH_PATH)]
+    missing = [t for t in TOOLS if not shutil.which(t, path=lab_host.SEARCH_PATH)]
     if missing:
         pytest.fail(f"missing tools {', '.join(missing)}: apt-get install openssh-server openssh-client socat "
                     "iputils-ping iptables iproute2 (see .ci/run)")
