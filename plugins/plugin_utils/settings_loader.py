@@ -98,8 +98,8 @@ FELIX_FIELDS_DEFAULT_ONLY = {
     "iptablesFilterDenyAction": ("Drop", ("Drop", "Reject")),
 }
 
-_LOG_PREFIX_RE = re.compile(r"^[A-Za-z0-9:/_.-]{1,27}$")
-_INTERFACE_PREFIX_RE = re.compile(r"^[a-zA-Z0-9_.-]{1,15}$")
+_LOG_PREFIX_RE = re.compile(r"[A-Za-z0-9:/_.-]{1,27}")  # fullmatch: "$" would let a trailing newline in
+_INTERFACE_PREFIX_RE = re.compile(r"[a-zA-Z0-9_.-]{1,15}")
 
 
 def load_settings_variables(host_vars: Mapping[str, Any], where: Where) -> dict[str, Any]:
@@ -164,7 +164,7 @@ def _load_log_prefix(value: Any, where: Where) -> str | None:
     Characters are Calico's minus ``%`` (its substitutions are not implemented) and the space
     (so the prefix never needs quoting in a ruleset).
     """
-    if not isinstance(value, str) or not _LOG_PREFIX_RE.match(value):
+    if not isinstance(value, str) or not _LOG_PREFIX_RE.fullmatch(value):
         where.error(
             "expected 1-27 characters of letters, digits, ':', '/', '_', '.' and '-', "
             f"got {type_name(value)} {value!r}"
@@ -190,7 +190,7 @@ def _load_prefixes(value: Any, where: Where, *, comma_string: bool) -> tuple[str
         return None
     ok = True
     for index, item in enumerate(value):
-        if not isinstance(item, str) or not _INTERFACE_PREFIX_RE.match(item):
+        if not isinstance(item, str) or not _INTERFACE_PREFIX_RE.fullmatch(item):
             where.at(index).error(
                 f"expected an interface name prefix (1-15 of letters, digits, '_', '.', '-'), got {type_name(item)} {item!r}"
             )
