@@ -99,7 +99,10 @@ FELIX_FIELDS_DEFAULT_ONLY = {
 }
 
 _LOG_PREFIX_RE = re.compile(r"[A-Za-z0-9:/_.-]{1,27}")  # fullmatch: "$" would let a trailing newline in
-_INTERFACE_PREFIX_RE = re.compile(r"[a-zA-Z0-9_.-]{1,15}")
+# A prefix is rendered as ``<prefix>+`` (iptables' wildcard), and IFNAMSIZ counts the '+': 14 is
+# the most the renderer takes (iptables_syntax.interface_text), so it is the limit here too.
+MAX_INTERFACE_PREFIX = 14
+_INTERFACE_PREFIX_RE = re.compile(rf"[a-zA-Z0-9_.-]{{1,{MAX_INTERFACE_PREFIX}}}")
 
 
 def load_settings_variables(host_vars: Mapping[str, Any], where: Where) -> dict[str, Any]:
@@ -192,7 +195,7 @@ def _load_prefixes(value: Any, where: Where, *, comma_string: bool) -> tuple[str
     for index, item in enumerate(value):
         if not isinstance(item, str) or not _INTERFACE_PREFIX_RE.fullmatch(item):
             where.at(index).error(
-                f"expected an interface name prefix (1-15 of letters, digits, '_', '.', '-'), got {type_name(item)} {item!r}"
+                f"expected an interface name prefix (1-{MAX_INTERFACE_PREFIX} of letters, digits, '_', '.', '-'), got {type_name(item)} {item!r}"
             )
             ok = False
     return tuple(value) if ok else None

@@ -67,7 +67,7 @@ SETTINGS = [
     (
         "interface prefix",
         {"palisade_interface_prefixes": ["cali\n"]},
-        "host h1: palisade_interface_prefixes[0]: expected an interface name prefix (1-15 of letters, digits, '_', '.', '-'), got a string 'cali\\n'",
+        "host h1: palisade_interface_prefixes[0]: expected an interface name prefix (1-14 of letters, digits, '_', '.', '-'), got a string 'cali\\n'",
     ),
 ]
 

@@ -23,7 +23,7 @@ FELIX_FIELDS = (
     "interfacePrefix, iptablesFilterAllowAction, iptablesFilterDenyAction, iptablesMangleAllowAction, logPrefix)"
 )
 LOG_PREFIX = "expected 1-27 characters of letters, digits, ':', '/', '_', '.' and '-'"
-PREFIX = "expected an interface name prefix (1-15 of letters, digits, '_', '.', '-')"
+PREFIX = "expected an interface name prefix (1-14 of letters, digits, '_', '.', '-')"
 
 
 def variables(host_vars):
@@ -344,3 +344,38 @@ def test_build_settings_later_sources_win():
 
 def test_build_settings_without_sources_is_the_default():
     assert build_settings() == DEFAULT_SETTINGS
+
+
+# --- interface prefixes: exactly what rendering takes ("<prefix>+" within IFNAMSIZ) ------------
+
+PREFIX_LENGTHS = [
+    ("14 characters", {"palisade_interface_prefixes": ["p" * 14]}, {"interface_prefixes": ("p" * 14,)}, []),
+    (
+        "15 characters",
+        {"palisade_interface_prefixes": ["p" * 15]},
+        {},
+        [f"host h1: palisade_interface_prefixes[0]: {PREFIX}, got a string '{'p' * 15}'"],
+    ),
+]
+
+
+@pytest.mark.parametrize(("host_vars", "values", "expected"), params(PREFIX_LENGTHS))
+def test_interface_prefix_length(host_vars, values, expected):
+    assert variables(host_vars) == (values, expected)
+
+
+def test_felix_interface_prefix_length():
+    values, errors, _warnings = felix({"interfacePrefix": f"cali,{'p' * 15}"})
+    assert values == {}
+    assert errors == [f"fc: spec.interfacePrefix[1]: {PREFIX}, got a string '{'p' * 15}'"]
+
+
+def test_interface_prefix_limit_is_the_renderers():
+    from ansible_collections.palisade.firewall.plugins.plugin_utils import ir
+    from ansible_collections.palisade.firewall.plugins.plugin_utils.iptables_syntax import RenderError, interface_text
+    from ansible_collections.palisade.firewall.plugins.plugin_utils.settings_loader import MAX_INTERFACE_PREFIX
+
+    longest = "p" * MAX_INTERFACE_PREFIX
+    assert interface_text(ir.Interface(longest, prefix=True)) == longest + "+"
+    with pytest.raises(RenderError):
+        interface_text(ir.Interface(longest + "p", prefix=True))
