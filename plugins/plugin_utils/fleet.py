@@ -32,7 +32,7 @@ from ansible_collections.palisade.firewall.plugins.plugin_utils.errors import Pr
 from ansible_collections.palisade.firewall.plugins.plugin_utils.fields import canonical_fields, get_str, require_mapping
 from ansible_collections.palisade.firewall.plugins.plugin_utils.labels import host_labels, load_labels
 from ansible_collections.palisade.firewall.plugins.plugin_utils.names import check_resource_name
-from ansible_collections.palisade.firewall.plugins.plugin_utils.networks import ip_or_none
+from ansible_collections.palisade.firewall.plugins.plugin_utils.networks import ip_or_none, scoped_ip_problem
 from ansible_collections.palisade.firewall.plugins.plugin_utils.resources import (
     EndpointPort,
     HostEndpoint,
@@ -157,6 +157,13 @@ def _check_felix_names(catalog: Catalog, names: set[str], problems: Problems) ->
 def _load_host(host: HostInput, catalog: Catalog, problems: Problems) -> Host:
     where = Where(f"host {host.name}", problems)
     check_variable_names([*host.variables, *host.other_names], where)
+    if scoped_ip_problem(host.variables.get("ansible_host")):
+        # Other hosts' rules would need the address without its scope, and so would the lockout
+        # guard: refused here, where the message can name the variable.
+        where.at("ansible_host").error(
+            f"{host.variables['ansible_host']!r} has an IPv6 scope ID, which firewall rules cannot match; "
+            "use a global address or a DNS name (and expectedIPs for the endpoints)"
+        )
     labels = host_labels(host.name, host.groups, host.variables, where)
     settings = build_settings(
         catalog.felix.get("default", {}),
