@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ansible_collections.palisade.firewall.plugins.plugin_utils.errors import Where
-from ansible_collections.palisade.firewall.plugins.plugin_utils.fields import get_bool, get_list, type_name
+from ansible_collections.palisade.firewall.plugins.plugin_utils.fields import get_bool, get_list, number_text, type_name
 from ansible_collections.palisade.firewall.plugins.plugin_utils.names import check_policy_name
 from ansible_collections.palisade.firewall.plugins.plugin_utils.resources import EGRESS, INGRESS, GlobalNetworkPolicy, Rule
 from ansible_collections.palisade.firewall.plugins.plugin_utils.rule_loader import load_rule, load_selector
@@ -38,6 +38,9 @@ POLICY_SPEC_FIELDS = (
     "performanceHints",
 )
 MAX_RULES = 1024
+# Calico's order is any float64. Bounded so that an integer order is exact as a float (below
+# 2**53, two different orders never compare equal) and so that no integer is too large to convert.
+MAX_ORDER = 10**15
 
 
 def load_policy(name: str | None, fields: Mapping[str, Any], where: Where, name_where: Where, origin: str) -> GlobalNetworkPolicy | None:
@@ -97,6 +100,10 @@ def _load_order(value: Any, where: Where) -> float | None:
         return None
     if isinstance(value, float) and not math.isfinite(value):
         where.error(f"expected a finite number, got {value!r}")
+        return None
+    if not -MAX_ORDER <= value <= MAX_ORDER:
+        shown = number_text(value) if isinstance(value, int) else repr(value)
+        where.error(f"order {shown} is out of range: expected a number from -1e15 to 1e15")
         return None
     return float(value)
 

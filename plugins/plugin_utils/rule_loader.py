@@ -276,7 +276,9 @@ def load_port(value: Any, where: Where) -> Port | None:
 
 
 def _load_range(first_text: str, last_text: str, value: str, where: Where) -> Port | None:
-    first, last = int(first_text), int(last_text)
+    # No int() of a long digit string (Python refuses more than 4300 digits): past 5 significant
+    # digits a port is out of range whatever they are.
+    first, last = (int(text) if len(text.lstrip("0")) <= 5 else 65536 for text in (first_text, last_text))
     if not (1 <= first <= 65535 and 1 <= last <= 65535):
         where.error(f"invalid port range {value!r}: ports are 1-65535")
         return None
