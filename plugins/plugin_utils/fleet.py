@@ -31,7 +31,7 @@ from ansible_collections.palisade.firewall.plugins.plugin_utils.endpoint_loader 
 from ansible_collections.palisade.firewall.plugins.plugin_utils.errors import Problem, Problems, Where
 from ansible_collections.palisade.firewall.plugins.plugin_utils.fields import canonical_fields, get_str, nesting_problem, require_mapping
 from ansible_collections.palisade.firewall.plugins.plugin_utils.labels import host_labels, load_labels
-from ansible_collections.palisade.firewall.plugins.plugin_utils.names import check_resource_name
+from ansible_collections.palisade.firewall.plugins.plugin_utils.names import check_host_name, check_resource_name
 from ansible_collections.palisade.firewall.plugins.plugin_utils.networks import ip_or_none, scoped_ip_problem
 from ansible_collections.palisade.firewall.plugins.plugin_utils.resources import (
     EndpointPort,
@@ -102,6 +102,7 @@ class Fleet:
 def load_fleet(hosts: Sequence[HostInput]) -> Fleet:
     """Validate everything; raise ``ValidationError`` listing every problem of the fleet."""
     problems = Problems()
+    hosts = _valid_hosts(hosts, problems)
     fleet_wide = _fleet_wide_values(hosts, problems)
     catalog = load_catalog(*(fleet_wide.get(name) for name in FLEET_WIDE_VARIABLES), problems)
     names = {host.name for host in hosts}
@@ -111,6 +112,18 @@ def load_fleet(hosts: Sequence[HostInput]) -> Fleet:
     _check_endpoint_names(loaded, problems)
     problems.raise_if_any()
     return Fleet(catalog, loaded, tuple(problems.warnings))
+
+
+def _valid_hosts(hosts: Sequence[HostInput], problems: Problems) -> list[HostInput]:
+    """The hosts whose inventory names can be used in names and messages; the others reported."""
+    valid = []
+    for host in hosts:
+        problem = check_host_name(host.name) if isinstance(host.name, str) else f"inventory host names must be strings, got {host.name!r}"
+        if problem:
+            problems.add("inventory", "", problem)
+        else:
+            valid.append(host)
+    return valid
 
 
 def _fleet_wide_values(hosts: Sequence[HostInput], problems: Problems) -> dict[str, Any]:

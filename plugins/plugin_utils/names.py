@@ -22,6 +22,8 @@ _LABEL_NAME_RE = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?")
 _INTERFACE_RE = re.compile(r"[a-zA-Z0-9_.-]{1,15}")
 _PORT_NAME_RE = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 _RULE_PORT_NAME_RE = re.compile(r"[a-zA-Z0-9_.-]{1,128}")
+_HOST_NAME_RE = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.:]*[A-Za-z0-9])?")
+MAX_HOST_NAME = 253
 
 
 def check_resource_name(name: str) -> str | None:
@@ -99,3 +101,15 @@ def check_endpoint_port_name(name: str) -> str | None:
 def is_rule_port_name(text: str) -> bool:
     """Whether a string in a rule's ``ports`` can be a named port."""
     return bool(_RULE_PORT_NAME_RE.fullmatch(text))
+
+
+def check_host_name(name: str) -> str | None:
+    """Inventory host names go into endpoint names, FelixConfiguration names, labels, messages and
+    ruleset comments. A dynamic inventory can produce any string, so they are checked like DNS
+    names (any case, with '_' and, for IPv6 literals, ':'); never a space, quote or line break."""
+    if len(name) <= MAX_HOST_NAME and _HOST_NAME_RE.fullmatch(name):
+        return None
+    return (
+        f"invalid inventory host name {name!r}: expected 1-{MAX_HOST_NAME} letters, digits, '-', '_', '.' and ':', "
+        "starting and ending with a letter or digit"
+    )
