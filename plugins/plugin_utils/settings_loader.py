@@ -35,6 +35,7 @@ DEFAULT_SETTINGS = Settings(
 )
 
 ENDPOINT_TO_HOST_ACTIONS = ("Drop", "Accept", "Return")
+FAILSAFE_PROTOCOLS = ("tcp", "udp", "sctp")
 INSERT_MODES = ("insert", "append")
 
 # Variable name -> Settings field.
@@ -218,12 +219,14 @@ def _load_failsafe_entry(value: Any, where: Where) -> FailsafePort | None:
     before = where.error_count()
     fields = canonical_fields(raw, ("protocol", "port", "net"), where)
     protocol = get_str(fields, "protocol", where, default="tcp")  # Felix's default too
-    if protocol is not None and protocol.lower() not in ("tcp", "udp"):
-        where.at("protocol").error(f"invalid protocol {protocol!r}: expected tcp or udp")
+    if protocol is not None and protocol.lower() not in FAILSAFE_PROTOCOLS:
+        where.at("protocol").error(f"invalid protocol {protocol!r}: expected tcp, udp or sctp")
     if fields.get("port") is None:
         where.at("port").error("is required")
-    port = as_int(fields["port"], where.at("port"), "a port", 1, 65535) if fields.get("port") is not None else None
-    net = parse_net(fields["net"], where.at("net"), strict=True) if fields.get("net") is not None else None
+    # Port 0 is valid, as in Calico's validator (0-65535).
+    port = as_int(fields["port"], where.at("port"), "a port", 0, 65535) if fields.get("port") is not None else None
+    # An empty net means any remote address, as in Felix.
+    net = parse_net(fields["net"], where.at("net"), strict=True) if fields.get("net") not in (None, "") else None
     if protocol is None or port is None or where.error_count() > before:
         return None
     return FailsafePort(protocol.lower(), port, net)

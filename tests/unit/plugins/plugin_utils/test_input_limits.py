@@ -111,7 +111,7 @@ def test_failsafe_and_endpoint_ports_out_of_range():
     with pytest.raises(ValidationError) as info:
         load_fleet([HostInput("h1", (), variables)])
     assert [str(p) for p in info.value.problems] == [
-        f"host h1: palisade_failsafe_inbound_host_ports[0].port: port {HUGE} is out of range 1-65535",
+        f"host h1: palisade_failsafe_inbound_host_ports[0].port: port {HUGE} is out of range 0-65535",
         f"host h1: palisade_host_endpoints[0].ports[0].port: port {HUGE} is out of range 1-65535",
     ]
 
