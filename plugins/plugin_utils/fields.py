@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ansible_collections.palisade.firewall.plugins.plugin_utils.errors import Where
+from ansible_collections.palisade.firewall.plugins.plugin_utils.names import check_label_key
 
 _MISSING = object()
 
@@ -221,7 +222,8 @@ MAX_ANNOTATIONS_BYTES = 256 * 1024
 
 
 def check_annotations(value: Any, where: Where) -> None:
-    """Kubernetes' rules for annotations: strings to strings, at most 256 KiB in all."""
+    """Kubernetes' rules for annotations: qualified-name keys (like label keys) to strings, at
+    most 256 KiB in all."""
     if value is None:
         return
     if not isinstance(value, Mapping):
@@ -231,6 +233,10 @@ def check_annotations(value: Any, where: Where) -> None:
     for key, text in value.items():
         if not isinstance(key, str):
             where.error(f"annotation names must be strings, got {type_name(key)} {key!r}")
+            continue
+        problem = check_label_key(key, "annotation key")
+        if problem:
+            (where.at(key) if key else where).error(problem)
             continue
         if not isinstance(text, str):
             where.at(key).error(f"expected a string, got {type_name(text)}; quote it in YAML")

@@ -48,21 +48,23 @@ def check_policy_name(name: str) -> str | None:
     return None
 
 
-def check_label_key(key: str) -> str | None:
-    """A qualified name: optional DNS-subdomain prefix (<= 253) and '/', then a name (<= 63)."""
+def check_label_key(key: str, what: str = "label key") -> str | None:
+    """A qualified name: optional DNS-subdomain prefix (<= 253) and '/', then a name (<= 63).
+
+    Annotation keys follow the same rule (``what="annotation key"``)."""
     if not key:
-        return "label key is empty"
+        return f"{what} is empty"
     prefix, slash, name = key.rpartition("/")
     if slash:
         if not prefix:
-            return f"invalid label key {key!r}: the prefix before '/' is empty"
+            return f"invalid {what} {key!r}: the prefix before '/' is empty"
         if len(prefix) > 253 or not _DNS_SUBDOMAIN_RE.fullmatch(prefix):
-            return f"invalid label key {key!r}: the prefix {prefix!r} must be a DNS subdomain (lower case, <= 253 characters)"
+            return f"invalid {what} {key!r}: the prefix {prefix!r} must be a DNS subdomain (lower case, <= 253 characters)"
     if len(name) > 63:
-        return f"invalid label key {key!r}: the name part is {len(name)} characters long; the limit is 63"
+        return f"invalid {what} {key!r}: the name part is {len(name)} characters long; the limit is 63"
     if not _LABEL_NAME_RE.fullmatch(name):
         return (
-            f"invalid label key {key!r}: expected letters, digits, '-', '_' and '.', "
+            f"invalid {what} {key!r}: expected letters, digits, '-', '_' and '.', "
             "starting and ending with a letter or digit"
         )
     return None

@@ -38,6 +38,9 @@ POLICY_SPEC_FIELDS = (
     "performanceHints",
 )
 MAX_RULES = 1024
+# Calico's performanceHints: advice to Felix's calculation graph, which has no counterpart here;
+# validated as Calico does (known values, each once) so that a typo is not accepted in silence.
+PERFORMANCE_HINTS = ("AssumeNeededOnEveryNode",)
 # Calico's order is any float64. Bounded so that an integer order is exact as a float (below
 # 2**53, two different orders never compare equal) and so that no integer is too large to convert.
 MAX_ORDER = 10**15
@@ -59,6 +62,7 @@ def load_policy(name: str | None, fields: Mapping[str, Any], where: Where, name_
     types = _load_types(fields.get("types"), where.at("types"), has_ingress=bool(ingress), has_egress=bool(egress))
     flags = {flag: get_bool(fields, flag, where) for flag in ("applyOnForward", "preDNAT", "doNotTrack")}
     _check_tier(fields.get("tier"), where.at("tier"))
+    _check_performance_hints(fields, where)
     _check_workload_scoping(fields, where)
     if where.error_count() > before or not name_ok or selector is None or types is None or ingress is None or egress is None:
         return None
@@ -146,6 +150,18 @@ def _load_types(value: Any, where: Where, *, has_ingress: bool, has_egress: bool
 def _check_tier(value: Any, where: Where) -> None:
     if value not in (None, "", "default"):
         where.error(f"{value!r} is not supported: every policy is in the 'default' tier")
+
+
+def _check_performance_hints(fields: Mapping[str, Any], where: Where) -> None:
+    seen: set[str] = set()
+    for index, hint in enumerate(get_list(fields, "performanceHints", where)):
+        here = where.at("performanceHints", index)
+        if not isinstance(hint, str) or hint not in PERFORMANCE_HINTS:
+            here.error(f"invalid performance hint {hint!r}: expected {', '.join(PERFORMANCE_HINTS)}")
+        elif hint in seen:
+            here.error(f"{hint!r} is given more than once")
+        else:
+            seen.add(hint)
 
 
 def _check_workload_scoping(fields: Mapping[str, Any], where: Where) -> None:
