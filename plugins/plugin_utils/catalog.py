@@ -33,6 +33,7 @@ from ansible_collections.palisade.firewall.plugins.plugin_utils.fields import (
     get_list,
     get_mapping,
     get_str,
+    nesting_problem,
     require_mapping,
     type_name,
 )
@@ -138,6 +139,10 @@ def _as_list(variable: str, value: Any, problems: Problems) -> list[Any]:
         return []
     if not isinstance(value, list):
         problems.add(variable, "", f"expected a list, got {type_name(value)}")
+        return []
+    problem = nesting_problem(value)
+    if problem:
+        problems.add(variable, "", problem)
         return []
     return value
 

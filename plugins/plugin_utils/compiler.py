@@ -53,7 +53,7 @@ MARK_ACCEPT = 0x1000000
 MARK_PASS = 0x2000000
 MARK_MASK = MARK_ACCEPT | MARK_PASS
 LOG_RATE = "5/second"
-PROTOCOLS = {"tcp": 6, "udp": 17}
+PROTOCOLS = {"tcp": 6, "udp": 17, "sctp": 132}  # failsafe protocols
 NEIGHBOUR_DISCOVERY = (133, 134, 135, 136)
 
 NORMAL, FORWARD, PRE_DNAT, UNTRACKED = "normal", "forward", "preDNAT", "untracked"

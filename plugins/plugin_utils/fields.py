@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ansible_collections.palisade.firewall.plugins.plugin_utils.errors import Where
+from ansible_collections.palisade.firewall.plugins.plugin_utils.names import check_label_key
 
 _MISSING = object()
 
@@ -154,32 +155,75 @@ def is_decimal(text: str) -> bool:
     return text.isascii() and text.isdigit()
 
 
+MAX_NUMBER_DIGITS = 18
+
+
+def number_text(value: int) -> str:
+    """An integer for a message. Python refuses to print integers of more than 4300 digits (and
+    a 400-digit one helps nobody): past 18 digits the message says so instead."""
+    if abs(value) < 10**MAX_NUMBER_DIGITS:
+        return str(value)
+    return f"(an integer of more than {MAX_NUMBER_DIGITS} digits)"
+
+
 def as_int(value: Any, where: Where, what: str, low: int, high: int) -> int | None:
     """An integer in [low, high]; digit strings are accepted (YAML often quotes numbers).
 
     ``what`` names the value with its article (``"a port"``); out-of-range messages drop the
-    article: ``port 0 is out of range 1-65535``.
+    article: ``port 0 is out of range 1-65535``. Any size of integer or digit string gives a
+    message, never an exception (``int()`` refuses strings of more than 4300 digits).
     """
     if isinstance(value, bool):
         where.error(f"expected {what} ({low}-{high}), got {type_name(value)} {value!r}")
         return None
+    noun = re.sub(r"^(a|an) ", "", what)
     if isinstance(value, str) and is_decimal(value):
+        if len(value.lstrip("0")) > MAX_NUMBER_DIGITS:
+            where.error(f"{noun} (an integer of more than {MAX_NUMBER_DIGITS} digits) is out of range {low}-{high}")
+            return None
         value = int(value)
     if not isinstance(value, int):
         where.error(f"expected {what} ({low}-{high}), got {type_name(value)} {value!r}")
         return None
     if not low <= value <= high:
-        noun = re.sub(r"^(a|an) ", "", what)
-        where.error(f"{noun} {value} is out of range {low}-{high}")
+        where.error(f"{noun} {number_text(value)} is out of range {low}-{high}")
         return None
     return value
+
+
+MAX_NESTING = 64
+
+
+def nesting_problem(value: Any, limit: int = MAX_NESTING) -> str | None:
+    """Why ``value`` is nested too deeply to load, or ``None``.
+
+    The loaders recurse into nested lists (``palisade_resources``) and messages print values, and
+    both hit Python's recursion limit on input nested a few hundred levels deep; the depth is
+    measured here without recursion, before anything else looks at the value. A real
+    configuration nests about ten levels (a manifest list, a document, its spec, a rule, its
+    destination, its ports).
+    """
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, Mapping):
+            children = list(item.values())
+        elif isinstance(item, (list, tuple)):
+            children = list(item)
+        else:
+            continue
+        if depth + 1 > limit:
+            return f"lists and mappings are nested more than {limit} levels deep; the limit is {limit}"
+        stack.extend((child, depth + 1) for child in children)
+    return None
 
 
 MAX_ANNOTATIONS_BYTES = 256 * 1024
 
 
 def check_annotations(value: Any, where: Where) -> None:
-    """Kubernetes' rules for annotations: strings to strings, at most 256 KiB in all."""
+    """Kubernetes' rules for annotations: qualified-name keys (like label keys) to strings, at
+    most 256 KiB in all."""
     if value is None:
         return
     if not isinstance(value, Mapping):
@@ -189,6 +233,10 @@ def check_annotations(value: Any, where: Where) -> None:
     for key, text in value.items():
         if not isinstance(key, str):
             where.error(f"annotation names must be strings, got {type_name(key)} {key!r}")
+            continue
+        problem = check_label_key(key, "annotation key")
+        if problem:
+            (where.at(key) if key else where).error(problem)
             continue
         if not isinstance(text, str):
             where.at(key).error(f"expected a string, got {type_name(text)}; quote it in YAML")

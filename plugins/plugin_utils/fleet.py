@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ansible_collections.palisade.firewall.plugins.plugin_utils.addresses import UNKNOWN, endpoint_addresses
@@ -29,10 +29,10 @@ from ansible_collections.palisade.firewall.plugins.plugin_utils.endpoint_loader 
     load_host_endpoint,
 )
 from ansible_collections.palisade.firewall.plugins.plugin_utils.errors import Problem, Problems, Where
-from ansible_collections.palisade.firewall.plugins.plugin_utils.fields import canonical_fields, get_str, require_mapping
+from ansible_collections.palisade.firewall.plugins.plugin_utils.fields import canonical_fields, get_str, nesting_problem, require_mapping
 from ansible_collections.palisade.firewall.plugins.plugin_utils.labels import host_labels, load_labels
-from ansible_collections.palisade.firewall.plugins.plugin_utils.names import check_resource_name
-from ansible_collections.palisade.firewall.plugins.plugin_utils.networks import ip_or_none
+from ansible_collections.palisade.firewall.plugins.plugin_utils.names import check_host_name, check_resource_name
+from ansible_collections.palisade.firewall.plugins.plugin_utils.networks import ip_or_none, scoped_ip_problem
 from ansible_collections.palisade.firewall.plugins.plugin_utils.resources import (
     EndpointPort,
     HostEndpoint,
@@ -102,6 +102,7 @@ class Fleet:
 def load_fleet(hosts: Sequence[HostInput]) -> Fleet:
     """Validate everything; raise ``ValidationError`` listing every problem of the fleet."""
     problems = Problems()
+    hosts = _valid_hosts(hosts, problems)
     fleet_wide = _fleet_wide_values(hosts, problems)
     catalog = load_catalog(*(fleet_wide.get(name) for name in FLEET_WIDE_VARIABLES), problems)
     names = {host.name for host in hosts}
@@ -111,6 +112,18 @@ def load_fleet(hosts: Sequence[HostInput]) -> Fleet:
     _check_endpoint_names(loaded, problems)
     problems.raise_if_any()
     return Fleet(catalog, loaded, tuple(problems.warnings))
+
+
+def _valid_hosts(hosts: Sequence[HostInput], problems: Problems) -> list[HostInput]:
+    """The hosts whose inventory names can be used in names and messages; the others reported."""
+    valid = []
+    for host in hosts:
+        problem = check_host_name(host.name) if isinstance(host.name, str) else f"inventory host names must be strings, got {host.name!r}"
+        if problem:
+            problems.add("inventory", "", problem)
+        else:
+            valid.append(host)
+    return valid
 
 
 def _fleet_wide_values(hosts: Sequence[HostInput], problems: Problems) -> dict[str, Any]:
@@ -126,6 +139,13 @@ def _fleet_wide_values(hosts: Sequence[HostInput], problems: Problems) -> dict[s
             value = host.variables.get(variable) or []
             if first is None:
                 first, values[variable] = host, value
+                problem = nesting_problem(value)
+                if problem:
+                    # Comparing (and loading) it would recurse as deep as it is nested. The
+                    # first value bounds how deep a comparison with the others can go.
+                    problems.add(variable, "", problem)
+                    values[variable] = []
+                    break
             elif value != values[variable]:
                 problems.add(
                     variable,
@@ -156,7 +176,15 @@ def _check_felix_names(catalog: Catalog, names: set[str], problems: Problems) ->
 
 def _load_host(host: HostInput, catalog: Catalog, problems: Problems) -> Host:
     where = Where(f"host {host.name}", problems)
+    host = _without_deep_variables(host, where)
     check_variable_names([*host.variables, *host.other_names], where)
+    if scoped_ip_problem(host.variables.get("ansible_host")):
+        # Other hosts' rules would need the address without its scope, and so would the lockout
+        # guard: refused here, where the message can name the variable.
+        where.at("ansible_host").error(
+            f"{host.variables['ansible_host']!r} has an IPv6 scope ID, which firewall rules cannot match; "
+            "use a global address or a DNS name (and expectedIPs for the endpoints)"
+        )
     labels = host_labels(host.name, host.groups, host.variables, where)
     settings = build_settings(
         catalog.felix.get("default", {}),
@@ -174,6 +202,21 @@ def _load_host(host: HostInput, catalog: Catalog, problems: Problems) -> Host:
         tuple(sorted(endpoints, key=lambda e: e.name)),
         ip_or_none(host.variables.get("ansible_host")),
     )
+
+
+def _without_deep_variables(host: HostInput, where: Where) -> HostInput:
+    """The host's variables without those nested too deeply to load (each reported). Facts are
+    left alone: only a few of their keys are read, never recursively."""
+    deep = [
+        name
+        for name, value in host.variables.items()
+        if name not in (*FLEET_WIDE_VARIABLES, "ansible_facts") and isinstance(value, (Mapping, list, tuple)) and nesting_problem(value)
+    ]
+    for name in deep:
+        where.at(name).error(nesting_problem(host.variables[name]) or "")
+    if not deep:
+        return host
+    return replace(host, variables={name: value for name, value in host.variables.items() if name not in deep})
 
 
 def _compact_endpoints(host: HostInput, where: Where) -> list[HostEndpoint]:

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ansible_collections.palisade.firewall.plugins.plugin_utils.errors import Where
-from ansible_collections.palisade.firewall.plugins.plugin_utils.fields import get_bool, get_list, type_name
+from ansible_collections.palisade.firewall.plugins.plugin_utils.fields import get_bool, get_list, number_text, type_name
 from ansible_collections.palisade.firewall.plugins.plugin_utils.names import check_policy_name
 from ansible_collections.palisade.firewall.plugins.plugin_utils.resources import EGRESS, INGRESS, GlobalNetworkPolicy, Rule
 from ansible_collections.palisade.firewall.plugins.plugin_utils.rule_loader import load_rule, load_selector
@@ -38,6 +38,12 @@ POLICY_SPEC_FIELDS = (
     "performanceHints",
 )
 MAX_RULES = 1024
+# Calico's performanceHints: advice to Felix's calculation graph, which has no counterpart here;
+# validated as Calico does (known values, each once) so that a typo is not accepted in silence.
+PERFORMANCE_HINTS = ("AssumeNeededOnEveryNode",)
+# Calico's order is any float64. Bounded so that an integer order is exact as a float (below
+# 2**53, two different orders never compare equal) and so that no integer is too large to convert.
+MAX_ORDER = 10**15
 
 
 def load_policy(name: str | None, fields: Mapping[str, Any], where: Where, name_where: Where, origin: str) -> GlobalNetworkPolicy | None:
@@ -56,6 +62,7 @@ def load_policy(name: str | None, fields: Mapping[str, Any], where: Where, name_
     types = _load_types(fields.get("types"), where.at("types"), has_ingress=bool(ingress), has_egress=bool(egress))
     flags = {flag: get_bool(fields, flag, where) for flag in ("applyOnForward", "preDNAT", "doNotTrack")}
     _check_tier(fields.get("tier"), where.at("tier"))
+    _check_performance_hints(fields, where)
     _check_workload_scoping(fields, where)
     if where.error_count() > before or not name_ok or selector is None or types is None or ingress is None or egress is None:
         return None
@@ -98,6 +105,10 @@ def _load_order(value: Any, where: Where) -> float | None:
     if isinstance(value, float) and not math.isfinite(value):
         where.error(f"expected a finite number, got {value!r}")
         return None
+    if not -MAX_ORDER <= value <= MAX_ORDER:
+        shown = number_text(value) if isinstance(value, int) else repr(value)
+        where.error(f"order {shown} is out of range: expected a number from -1e15 to 1e15")
+        return None
     return float(value)
 
 
@@ -139,6 +150,18 @@ def _load_types(value: Any, where: Where, *, has_ingress: bool, has_egress: bool
 def _check_tier(value: Any, where: Where) -> None:
     if value not in (None, "", "default"):
         where.error(f"{value!r} is not supported: every policy is in the 'default' tier")
+
+
+def _check_performance_hints(fields: Mapping[str, Any], where: Where) -> None:
+    seen: set[str] = set()
+    for index, hint in enumerate(get_list(fields, "performanceHints", where)):
+        here = where.at("performanceHints", index)
+        if not isinstance(hint, str) or hint not in PERFORMANCE_HINTS:
+            here.error(f"invalid performance hint {hint!r}: expected {', '.join(PERFORMANCE_HINTS)}")
+        elif hint in seen:
+            here.error(f"{hint!r} is given more than once")
+        else:
+            seen.add(hint)
 
 
 def _check_workload_scoping(fields: Mapping[str, Any], where: Where) -> None:

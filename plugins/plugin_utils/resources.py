@@ -172,7 +172,7 @@ class HostEndpoint:
 class FailsafePort:
     """A failsafe entry; ``net`` restricts the remote side and the entry to its IP family."""
 
-    protocol: str  # tcp or udp
+    protocol: str  # tcp, udp or sctp
     port: int
     net: IPNetwork | None = None
 

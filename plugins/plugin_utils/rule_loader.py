@@ -105,7 +105,7 @@ def load_rule(value: Any, where: Where) -> Rule | None:
         return None
     rule = Rule(action, protocol, not_protocol, icmp, not_icmp, ip_version, source, destination)
     _check_ports_need_protocol(rule, where)
-    _check_icmp(rule, where)
+    _check_icmp(rule, tuple(name for name in ("icmp", "notICMP") if fields.get(name) is not None), where)
     _check_nets_family(rule, where)
     return None if where.error_count() > before else rule
 
@@ -154,10 +154,9 @@ def _load_icmp(fields: Mapping[str, Any], name: str, where: Where) -> IcmpMatch 
     icmp_type = None if icmp.get("type") is None else as_int(icmp["type"], here.at("type"), "an ICMP type", 0, 254)
     code = None if icmp.get("code") is None else as_int(icmp["code"], here.at("code"), "an ICMP code", 0, 255)
     if icmp.get("type") is None:
+        # No type (``icmp: {}``) is no constraint, as in Calico; the rule still needs an ICMP protocol.
         if icmp.get("code") is not None:
             here.at("code").error("an ICMP code needs an ICMP type: add 'type'")
-        else:
-            here.at("type").error("is required")
         return None
     if icmp_type is None or (icmp.get("code") is not None and code is None):
         return None
@@ -276,7 +275,9 @@ def load_port(value: Any, where: Where) -> Port | None:
 
 
 def _load_range(first_text: str, last_text: str, value: str, where: Where) -> Port | None:
-    first, last = int(first_text), int(last_text)
+    # No int() of a long digit string (Python refuses more than 4300 digits): past 5 significant
+    # digits a port is out of range whatever they are.
+    first, last = (int(text) if len(text.lstrip("0")) <= 5 else 65536 for text in (first_text, last_text))
     if not (1 <= first <= 65535 and 1 <= last <= 65535):
         where.error(f"invalid port range {value!r}: ports are 1-65535")
         return None
@@ -314,10 +315,9 @@ def _check_ports_need_protocol(rule: Rule, where: Where) -> None:
                 here.error(f"ports need the rule's protocol to be TCP, UDP or SCTP, not {rule.protocol}")
 
 
-def _check_icmp(rule: Rule, where: Where) -> None:
-    for name, match in (("icmp", rule.icmp), ("notICMP", rule.not_icmp)):
-        if match is None:
-            continue
+def _check_icmp(rule: Rule, given: tuple[str, ...], where: Where) -> None:
+    """``given``: the ICMP fields present, with a type or not (``icmp: {}`` matches any type)."""
+    for name in given:
         if rule.protocol is None:
             where.at(name).error("ICMP fields need the rule's protocol to be ICMP or ICMPv6; the rule has no protocol")
         elif rule.protocol.number not in ICMP_PROTOCOLS:

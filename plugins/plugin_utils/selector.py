@@ -66,6 +66,11 @@ EXPECTED_END = 'expected "&&", "||" or the end of the selector'
 EXPECTED_IN_PARENS = 'expected "&&", "||" or ")"'
 UNMATCHED_CLOSE = '")" without a matching "("'
 
+# Parentheses nested deeper than this are refused: the parser recurses once per level, and a
+# selector within the length limit could otherwise nest deep enough to exhaust Python's stack.
+MAX_DEPTH = 100
+TOO_DEEP = f"parentheses are nested more than {MAX_DEPTH} levels deep; the limit is {MAX_DEPTH}"
+
 _VALUE_OPERATORS = {
     Kind.EQ: EqualsNode,
     Kind.NE: NotEqualsNode,
@@ -159,6 +164,7 @@ class _Parser:
         self._text = text
         self._tokens = tokenize(text)
         self._index = 0
+        self._depth = 0
 
     def parse(self) -> Node:
         if self._peek().kind is Kind.EOF:
@@ -203,8 +209,12 @@ class _Parser:
             self._expect(Kind.RPAREN, EXPECTED_CLOSE)
             return _EMPTY_FUNCTIONS[kind]()
         if kind is Kind.LPAREN:
+            self._depth += 1
+            if self._depth > MAX_DEPTH:
+                self._fail(token, TOO_DEEP)
             node = self._or_expr()
             self._close(token)
+            self._depth -= 1
             return node
         self._fail(token, EXPECTED_PRIMARY)
 

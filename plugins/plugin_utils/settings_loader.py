@@ -35,6 +35,7 @@ DEFAULT_SETTINGS = Settings(
 )
 
 ENDPOINT_TO_HOST_ACTIONS = ("Drop", "Accept", "Return")
+FAILSAFE_PROTOCOLS = ("tcp", "udp", "sctp")
 INSERT_MODES = ("insert", "append")
 
 # Variable name -> Settings field.
@@ -98,8 +99,11 @@ FELIX_FIELDS_DEFAULT_ONLY = {
     "iptablesFilterDenyAction": ("Drop", ("Drop", "Reject")),
 }
 
-_LOG_PREFIX_RE = re.compile(r"^[A-Za-z0-9:/_.-]{1,27}$")
-_INTERFACE_PREFIX_RE = re.compile(r"^[a-zA-Z0-9_.-]{1,15}$")
+_LOG_PREFIX_RE = re.compile(r"[A-Za-z0-9:/_.-]{1,27}")  # fullmatch: "$" would let a trailing newline in
+# A prefix is rendered as ``<prefix>+`` (iptables' wildcard), and IFNAMSIZ counts the '+': 14 is
+# the most the renderer takes (iptables_syntax.interface_text), so it is the limit here too.
+MAX_INTERFACE_PREFIX = 14
+_INTERFACE_PREFIX_RE = re.compile(rf"[a-zA-Z0-9_.-]{{1,{MAX_INTERFACE_PREFIX}}}")
 
 
 def load_settings_variables(host_vars: Mapping[str, Any], where: Where) -> dict[str, Any]:
@@ -164,7 +168,7 @@ def _load_log_prefix(value: Any, where: Where) -> str | None:
     Characters are Calico's minus ``%`` (its substitutions are not implemented) and the space
     (so the prefix never needs quoting in a ruleset).
     """
-    if not isinstance(value, str) or not _LOG_PREFIX_RE.match(value):
+    if not isinstance(value, str) or not _LOG_PREFIX_RE.fullmatch(value):
         where.error(
             "expected 1-27 characters of letters, digits, ':', '/', '_', '.' and '-', "
             f"got {type_name(value)} {value!r}"
@@ -190,9 +194,9 @@ def _load_prefixes(value: Any, where: Where, *, comma_string: bool) -> tuple[str
         return None
     ok = True
     for index, item in enumerate(value):
-        if not isinstance(item, str) or not _INTERFACE_PREFIX_RE.match(item):
+        if not isinstance(item, str) or not _INTERFACE_PREFIX_RE.fullmatch(item):
             where.at(index).error(
-                f"expected an interface name prefix (1-15 of letters, digits, '_', '.', '-'), got {type_name(item)} {item!r}"
+                f"expected an interface name prefix (1-{MAX_INTERFACE_PREFIX} of letters, digits, '_', '.', '-'), got {type_name(item)} {item!r}"
             )
             ok = False
     return tuple(value) if ok else None
@@ -215,12 +219,14 @@ def _load_failsafe_entry(value: Any, where: Where) -> FailsafePort | None:
     before = where.error_count()
     fields = canonical_fields(raw, ("protocol", "port", "net"), where)
     protocol = get_str(fields, "protocol", where, default="tcp")  # Felix's default too
-    if protocol is not None and protocol.lower() not in ("tcp", "udp"):
-        where.at("protocol").error(f"invalid protocol {protocol!r}: expected tcp or udp")
+    if protocol is not None and protocol.lower() not in FAILSAFE_PROTOCOLS:
+        where.at("protocol").error(f"invalid protocol {protocol!r}: expected tcp, udp or sctp")
     if fields.get("port") is None:
         where.at("port").error("is required")
-    port = as_int(fields["port"], where.at("port"), "a port", 1, 65535) if fields.get("port") is not None else None
-    net = parse_net(fields["net"], where.at("net"), strict=True) if fields.get("net") is not None else None
+    # Port 0 is valid, as in Calico's validator (0-65535).
+    port = as_int(fields["port"], where.at("port"), "a port", 0, 65535) if fields.get("port") is not None else None
+    # An empty net means any remote address, as in Felix.
+    net = parse_net(fields["net"], where.at("net"), strict=True) if fields.get("net") not in (None, "") else None
     if protocol is None or port is None or where.error_count() > before:
         return None
     return FailsafePort(protocol.lower(), port, net)

@@ -171,6 +171,25 @@ MANIFEST_ERRORS = [
         [f"{DOC1} (GlobalNetworkPolicy web): metadata.annotations: expected a mapping of strings to strings, got a list"],
     ),
     (
+        "annotation key with a space",
+        manifest(annotations={"owner team": "net"}),
+        [f"{DOC1} (GlobalNetworkPolicy web): metadata.annotations.owner team: invalid annotation key 'owner team': {LABEL_CHARS}"],
+    ),
+    (
+        "annotation key with a trailing newline",
+        manifest(annotations={"owner\n": "net"}),
+        [f"{DOC1} (GlobalNetworkPolicy web): metadata.annotations.owner\n: invalid annotation key 'owner\\n': {LABEL_CHARS}"],
+    ),
+    (
+        "annotation key with a bad prefix",
+        manifest(annotations={"Example.com/owner": "net"}),
+        [
+            f"{DOC1} (GlobalNetworkPolicy web): metadata.annotations.Example.com/owner: invalid annotation key 'Example.com/owner': "
+            "the prefix 'Example.com' must be a DNS subdomain (lower case, <= 253 characters)"
+        ],
+    ),
+    ("annotation key empty", manifest(annotations={"": "net"}), [f"{DOC1} (GlobalNetworkPolicy web): metadata.annotations: annotation key is empty"]),
+    (
         "annotations too large",
         manifest(annotations={"big": "x" * (256 * 1024)}),
         [f"{DOC1} (GlobalNetworkPolicy web): metadata.annotations: annotations total 262147 bytes; the limit is 262144"],

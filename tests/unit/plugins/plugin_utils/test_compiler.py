@@ -164,3 +164,17 @@ def test_host_without_endpoints_owns_nothing():
 def test_compiling_twice_gives_identical_rulesets():
     policy = ingress({"action": "Allow", "source": {"selector": "role == 'db'"}, "protocol": "TCP", "destination": {"ports": [1, 2, 3]}})
     assert compiled(policy, others=[("db1", NAMED)]).rulesets == compiled(policy, others=[("db1", NAMED)]).rulesets
+
+
+def test_sctp_and_port_zero_failsafe_entries_render():
+    from ansible_collections.palisade.firewall.plugins.plugin_utils.render import render_ruleset
+
+    failsafe = [{"protocol": "sctp", "port": 5000}, {"protocol": "tcp", "port": 0, "net": ""}]
+    result = compiled(ingress({"action": "Allow"}), web_vars={"palisade_failsafe_inbound_host_ports": failsafe})
+    text = render_ruleset(result.ruleset(4), host="web1")
+    failsafe_lines = [line for line in text.splitlines() if line.startswith("-A pal-failsafe-in ")]
+    assert len(failsafe_lines) == 2
+    assert failsafe_lines == [
+        '-A pal-failsafe-in -p sctp -m comment --comment "failsafe inbound sctp 5000" -m sctp --dport 5000 -j ACCEPT',
+        '-A pal-failsafe-in -p tcp -m comment --comment "failsafe inbound tcp 0" -m tcp --dport 0 -j ACCEPT',
+    ]

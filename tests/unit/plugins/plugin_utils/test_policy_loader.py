@@ -431,3 +431,38 @@ def test_load_policy_directly_reports_name_to_its_own_place():
     fields = canonical_fields({"selector": "all()"}, POLICY_SPEC_FIELDS, where.at("spec"))
     assert load_policy(None, fields, where.at("spec"), where.at("metadata", "name"), "doc") is None
     assert [str(p) for p in problems.items] == ["doc: metadata.name: is required"]
+
+
+# --- performanceHints: no effect here, validated as Calico does -----------------------------
+
+HINTS_OK = [
+    ("absent", {}),
+    ("empty", {"performanceHints": []}),
+    ("the known hint", {"performanceHints": ["AssumeNeededOnEveryNode"]}),
+]
+
+
+@pytest.mark.parametrize("fields", params(HINTS_OK))
+def test_performance_hints(fields):
+    assert loaded(**fields).name == "web"
+
+
+HINTS_ERRORS = [
+    (
+        "unknown",
+        {"performanceHints": ["AssumeNeededEverywhere"]},
+        [f"{WEB}: performanceHints[0]: invalid performance hint 'AssumeNeededEverywhere': expected AssumeNeededOnEveryNode"],
+    ),
+    (
+        "twice",
+        {"performanceHints": ["AssumeNeededOnEveryNode", "AssumeNeededOnEveryNode"]},
+        [f"{WEB}: performanceHints[1]: 'AssumeNeededOnEveryNode' is given more than once"],
+    ),
+    ("not a list", {"performanceHints": "AssumeNeededOnEveryNode"}, [f"{WEB}: performanceHints: expected a list, got a string"]),
+    ("not a string", {"performanceHints": [{}]}, [f"{WEB}: performanceHints[0]: invalid performance hint {{}}: expected AssumeNeededOnEveryNode"]),
+]
+
+
+@pytest.mark.parametrize(("fields", "expected"), params(HINTS_ERRORS))
+def test_performance_hint_errors(fields, expected):
+    assert errors_of(policy(**fields)) == expected

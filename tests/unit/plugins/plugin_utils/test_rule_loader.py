@@ -280,6 +280,8 @@ ICMP_OK = [
     ("code 0", {"type": 3, "code": 0}, IcmpMatch(3, 0)),
     ("code 255", {"type": 3, "code": 255}, IcmpMatch(3, 255)),
     ("digit strings", {"type": "8", "code": "0"}, IcmpMatch(8, 0)),
+    ("empty: any type, as in Calico", {}, None),
+    ("null type and code", {"type": None, "code": None}, None),
 ]
 
 
@@ -299,12 +301,14 @@ ICMP_ERRORS = [
         ["rule: icmp.type: expected an ICMP type (0-254), got a string 'echo'"],
     ),
     ("code without type", allow(protocol="ICMP", icmp={"code": 0}), ["rule: icmp.code: an ICMP code needs an ICMP type: add 'type'"]),
-    ("empty", allow(protocol="ICMP", icmp={}), ["rule: icmp.type: is required"]),
+    ("empty icmp without protocol", allow(icmp={}), [f"rule: icmp: {ICMP_PROTOCOLS}; the rule has no protocol"]),
+    ("empty icmp with TCP", tcp(icmp={}), [f"rule: icmp: {ICMP_PROTOCOLS}, not TCP"]),
+    ("empty notICMP with UDP", allow(protocol="UDP", notICMP={}), [f"rule: notICMP: {ICMP_PROTOCOLS}, not UDP"]),
     ("not a mapping", allow(protocol="ICMP", icmp=8), ["rule: icmp: expected a mapping with 'type' and optionally 'code', got an integer"]),
     (
         "unknown field",
         allow(protocol="ICMP", icmp={"typ": 8}),
-        ["rule: icmp.typ: unknown field; did you mean 'type'? (expected one of: code, type)", "rule: icmp.type: is required"],
+        ["rule: icmp.typ: unknown field; did you mean 'type'? (expected one of: code, type)"],
     ),
     (
         "notICMP code without type",

@@ -23,7 +23,7 @@ FELIX_FIELDS = (
     "interfacePrefix, iptablesFilterAllowAction, iptablesFilterDenyAction, iptablesMangleAllowAction, logPrefix)"
 )
 LOG_PREFIX = "expected 1-27 characters of letters, digits, ':', '/', '_', '.' and '-'"
-PREFIX = "expected an interface name prefix (1-15 of letters, digits, '_', '.', '-')"
+PREFIX = "expected an interface name prefix (1-14 of letters, digits, '_', '.', '-')"
 
 
 def variables(host_vars):
@@ -82,6 +82,10 @@ FAILSAFE_OK = [
     ("with an address", {"protocol": "tcp", "port": 22, "net": "2001:db8::1"}, FailsafePort("tcp", 22, net("2001:db8::1/128"))),
     ("port 1", {"port": 1}, FailsafePort("tcp", 1)),
     ("port 65535", {"port": 65535}, FailsafePort("tcp", 65535)),
+    ("port 0, as in Calico", {"port": 0}, FailsafePort("tcp", 0)),
+    ("sctp", {"protocol": "sctp", "port": 5000}, FailsafePort("sctp", 5000)),
+    ("SCTP upper case", {"protocol": "SCTP", "port": 5000}, FailsafePort("sctp", 5000)),
+    ("empty net means any", {"protocol": "tcp", "port": 22, "net": ""}, FailsafePort("tcp", 22)),
 ]
 
 
@@ -95,12 +99,11 @@ def test_empty_failsafe_list_means_no_failsafe_ports():
 
 
 FAILSAFE_ERRORS = [
-    ("icmp", {"protocol": "icmp", "port": 1}, [f"host h1: {INBOUND}[0].protocol: invalid protocol 'icmp': expected tcp or udp"]),
-    ("sctp", {"protocol": "sctp", "port": 1}, [f"host h1: {INBOUND}[0].protocol: invalid protocol 'sctp': expected tcp or udp"]),
+    ("icmp", {"protocol": "icmp", "port": 1}, [f"host h1: {INBOUND}[0].protocol: invalid protocol 'icmp': expected tcp, udp or sctp"]),
     ("protocol number", {"protocol": 6, "port": 22}, [f"host h1: {INBOUND}[0].protocol: expected a string, got an integer"]),
-    ("port 0", {"protocol": "tcp", "port": 0}, [f"host h1: {INBOUND}[0].port: port 0 is out of range 1-65535"]),
-    ("port 65536", {"protocol": "tcp", "port": 65536}, [f"host h1: {INBOUND}[0].port: port 65536 is out of range 1-65535"]),
-    ("port range", {"protocol": "tcp", "port": "22:30"}, [f"host h1: {INBOUND}[0].port: expected a port (1-65535), got a string '22:30'"]),
+    ("port -1", {"protocol": "tcp", "port": -1}, [f"host h1: {INBOUND}[0].port: port -1 is out of range 0-65535"]),
+    ("port 65536", {"protocol": "tcp", "port": 65536}, [f"host h1: {INBOUND}[0].port: port 65536 is out of range 0-65535"]),
+    ("port range", {"protocol": "tcp", "port": "22:30"}, [f"host h1: {INBOUND}[0].port: expected a port (0-65535), got a string '22:30'"]),
     ("port missing", {"protocol": "tcp"}, [f"host h1: {INBOUND}[0].port: is required"]),
     (
         "net with host bits",
@@ -123,10 +126,10 @@ FAILSAFE_ERRORS = [
     ("Felix's string form", "tcp:22", [f"host h1: {INBOUND}[0]: expected a mapping with protocol, port and optionally net, got a string"]),
     (
         "every problem of an entry",
-        {"protocol": "gre", "port": 0, "net": "10.0.0.1/8"},
+        {"protocol": "gre", "port": 65536, "net": "10.0.0.1/8"},
         [
-            f"host h1: {INBOUND}[0].protocol: invalid protocol 'gre': expected tcp or udp",
-            f"host h1: {INBOUND}[0].port: port 0 is out of range 1-65535",
+            f"host h1: {INBOUND}[0].protocol: invalid protocol 'gre': expected tcp, udp or sctp",
+            f"host h1: {INBOUND}[0].port: port 65536 is out of range 0-65535",
             f"host h1: {INBOUND}[0].net: invalid IP network '10.0.0.1/8': host bits are set; did you mean 10.0.0.0/8?",
         ],
     ),
@@ -222,7 +225,7 @@ def test_variable_errors(host_vars, expected):
 def test_every_bad_variable_is_reported():
     values, problems = variables(
         {
-            INBOUND: [{"protocol": "tcp", "port": 0}],
+            INBOUND: [{"protocol": "tcp", "port": -1}],
             "palisade_default_endpoint_to_host_action": "Reject",
             "palisade_chain_insert_mode": "append",
             "palisade_log_prefix": "",
@@ -230,7 +233,7 @@ def test_every_bad_variable_is_reported():
     )
     assert values == {"chain_insert_mode": "append"}
     assert problems == [
-        f"host h1: {INBOUND}[0].port: port 0 is out of range 1-65535",
+        f"host h1: {INBOUND}[0].port: port -1 is out of range 0-65535",
         "host h1: palisade_default_endpoint_to_host_action: expected one of Drop, Accept, Return, got 'Reject'",
         f"host h1: palisade_log_prefix: {LOG_PREFIX}, got a string ''",
     ]
@@ -286,8 +289,8 @@ FELIX_ERRORS = [
     ("bad insert mode", {"chainInsertMode": "Prepend"}, ["fc: spec.chainInsertMode: expected one of insert, append, got 'Prepend'"]),
     (
         "bad failsafe entry",
-        {"failsafeOutboundHostPorts": [{"protocol": "tcp", "port": 0}]},
-        ["fc: spec.failsafeOutboundHostPorts[0].port: port 0 is out of range 1-65535"],
+        {"failsafeOutboundHostPorts": [{"protocol": "tcp", "port": 70000}]},
+        ["fc: spec.failsafeOutboundHostPorts[0].port: port 70000 is out of range 0-65535"],
     ),
     ("bad interface prefix", {"interfacePrefix": "cali,tap*"}, [f"fc: spec.interfacePrefix[1]: {PREFIX}, got a string 'tap*'"]),
     ("logPrefix with %", {"logPrefix": "calico-%t"}, [f"fc: spec.logPrefix: {LOG_PREFIX}, got a string 'calico-%t'"]),
@@ -344,3 +347,38 @@ def test_build_settings_later_sources_win():
 
 def test_build_settings_without_sources_is_the_default():
     assert build_settings() == DEFAULT_SETTINGS
+
+
+# --- interface prefixes: exactly what rendering takes ("<prefix>+" within IFNAMSIZ) ------------
+
+PREFIX_LENGTHS = [
+    ("14 characters", {"palisade_interface_prefixes": ["p" * 14]}, {"interface_prefixes": ("p" * 14,)}, []),
+    (
+        "15 characters",
+        {"palisade_interface_prefixes": ["p" * 15]},
+        {},
+        [f"host h1: palisade_interface_prefixes[0]: {PREFIX}, got a string '{'p' * 15}'"],
+    ),
+]
+
+
+@pytest.mark.parametrize(("host_vars", "values", "expected"), params(PREFIX_LENGTHS))
+def test_interface_prefix_length(host_vars, values, expected):
+    assert variables(host_vars) == (values, expected)
+
+
+def test_felix_interface_prefix_length():
+    values, errors, _warnings = felix({"interfacePrefix": f"cali,{'p' * 15}"})
+    assert values == {}
+    assert errors == [f"fc: spec.interfacePrefix[1]: {PREFIX}, got a string '{'p' * 15}'"]
+
+
+def test_interface_prefix_limit_is_the_renderers():
+    from ansible_collections.palisade.firewall.plugins.plugin_utils import ir
+    from ansible_collections.palisade.firewall.plugins.plugin_utils.iptables_syntax import RenderError, interface_text
+    from ansible_collections.palisade.firewall.plugins.plugin_utils.settings_loader import MAX_INTERFACE_PREFIX
+
+    longest = "p" * MAX_INTERFACE_PREFIX
+    assert interface_text(ir.Interface(longest, prefix=True)) == longest + "+"
+    with pytest.raises(RenderError):
+        interface_text(ir.Interface(longest + "p", prefix=True))
