@@ -13,12 +13,12 @@ from __future__ import annotations
 import re
 
 _DNS_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
-_DNS_SUBDOMAIN_RE = re.compile(rf"^{_DNS_LABEL}(\.{_DNS_LABEL})*$")
-_POLICY_NAME_RE = re.compile(rf"^({_DNS_LABEL}\.)?{_DNS_LABEL}$")
-_LABEL_NAME_RE = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
-_INTERFACE_RE = re.compile(r"^[a-zA-Z0-9_.-]{1,15}$")
-_PORT_NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_RULE_PORT_NAME_RE = re.compile(r"^[a-zA-Z0-9_.-]{1,128}$")
+_DNS_SUBDOMAIN_RE = re.compile(rf"^{_DNS_LABEL}(\.{_DNS_LABEL})*\Z")
+_POLICY_NAME_RE = re.compile(rf"^({_DNS_LABEL}\.)?{_DNS_LABEL}\Z")
+_LABEL_NAME_RE = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?\Z")
+_INTERFACE_RE = re.compile(r"^[a-zA-Z0-9_.-]{1,15}\Z")
+_PORT_NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?\Z")
+_RULE_PORT_NAME_RE = re.compile(r"^[a-zA-Z0-9_.-]{1,128}\Z")
 
 
 def check_resource_name(name: str) -> str | None:

@@ -98,8 +98,8 @@ FELIX_FIELDS_DEFAULT_ONLY = {
     "iptablesFilterDenyAction": ("Drop", ("Drop", "Reject")),
 }
 
-_LOG_PREFIX_RE = re.compile(r"^[A-Za-z0-9:/_.-]{1,27}$")
-_INTERFACE_PREFIX_RE = re.compile(r"^[a-zA-Z0-9_.-]{1,15}$")
+_LOG_PREFIX_RE = re.compile(r"^[A-Za-z0-9:/_.-]{1,27}\Z")
+_INTERFACE_PREFIX_RE = re.compile(r"^[a-zA-Z0-9_.-]{1,15}\Z")
 
 
 def load_settings_variables(host_vars: Mapping[str, Any], where: Where) -> dict[str, Any]:
