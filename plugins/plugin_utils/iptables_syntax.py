@@ -29,7 +29,8 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 
 from ansible_collections.palisade.firewall.plugins.plugin_utils import ir
-from ansible_collections.palisade.firewall.plugins.plugin_utils.errors import PalisadeError
+from ansible_collections.palisade.firewall.plugins.plugin_utils import rendered_text
+from ansible_collections.palisade.firewall.plugins.plugin_utils.rendered_text import RenderError
 from ansible_collections.palisade.firewall.plugins.plugin_utils.resources import IPAddress, IPNetwork
 
 # Names libxtables prints (and reads) for these numbers even without /etc/protocols; any other
@@ -69,19 +70,14 @@ SAVE_DIFFERENCES = (
     "to the create line, and lists members in hash order",
 )
 
-_NO_QUOTE = re.compile(r"^[A-Za-z0-9_-]+$")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_INTERFACE = re.compile(r"^[A-Za-z0-9_.-]{1,15}$")
-_OBJECT_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:/@+-]*$")  # a leading '-' would read as an option
+_NO_QUOTE = re.compile(r"^[A-Za-z0-9_-]+\Z")
+_INTERFACE = re.compile(r"^[A-Za-z0-9_.-]{1,15}\Z")
+_OBJECT_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:/@+-]*\Z")  # a leading '-' would read as an option
 TARGET_NAMES = frozenset({"ACCEPT", "DROP", "RETURN", "QUEUE", "REJECT", "LOG", "MARK", "CT"})
 _RATE = re.compile(r"^\s*(\d+)\s*(?:/\s*([A-Za-z]+))?\s*$")
 _LIMIT_SCALE = 10000  # XT_LIMIT_SCALE
 _RATE_UNITS = (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1))
 _SAVED_RATE_UNITS = (("day", 86400), ("hour", 3600), ("min", 60), ("sec", 1))
-
-
-class RenderError(PalisadeError, ValueError):
-    """The IR holds something the kernel tools cannot express faithfully (a compiler bug)."""
 
 
 # -- text ----------------------------------------------------------------------------------
@@ -101,8 +97,9 @@ def quote(value: str) -> str:
 
 
 def one_line(text: str) -> str:
-    """Control characters (a newline would end the restore line) become spaces."""
-    return _CONTROL.sub(" ", text)
+    """Free text on one line: every character outside the rendering contract (``rendered_text``)
+    is written as ``<U+XXXX>``, so that no line separator or control character reaches a file."""
+    return rendered_text.escape(text)
 
 
 def cap_bytes(text: str, limit: int, *, mark_cut: bool) -> str:
@@ -120,8 +117,8 @@ def cap_bytes(text: str, limit: int, *, mark_cut: bool) -> str:
 
 
 def comment_text(comment: str) -> str:
-    """A rule comment as it can live in the kernel: one line, at most 255 bytes."""
-    return cap_bytes(one_line(comment), MAX_COMMENT_BYTES, mark_cut=True)
+    """A rule comment as it can live in the kernel: one line of printable ASCII, at most 255 bytes."""
+    return rendered_text.free_text(comment, MAX_COMMENT_BYTES)
 
 
 def address_text(address: IPAddress) -> str:

@@ -25,6 +25,7 @@ import jinja2
 
 from ansible_collections.palisade.firewall.plugins.plugin_utils import ir
 from ansible_collections.palisade.firewall.plugins.plugin_utils import iptables_syntax as syntax
+from ansible_collections.palisade.firewall.plugins.plugin_utils import rendered_text
 from ansible_collections.palisade.firewall.plugins.plugin_utils.iptables_syntax import RenderError
 
 TEMPLATES_DIR = Path(__file__).parents[2] / "roles" / "host_firewall" / "templates"
@@ -48,12 +49,22 @@ def render_ruleset(ruleset: ir.Ruleset, *, host: str, include_hooks: bool = True
     manages hooks itself (``--noflush`` would otherwise add a second copy of each on re-apply).
     """
     context = ruleset_context(ruleset, host=host, include_hooks=include_hooks)
-    return _template(RULES_TEMPLATE).render(context)
+    name = IPV4_FILE if ruleset.family == 4 else IPV6_FILE
+    return rendered_text.check_file(
+        _template(RULES_TEMPLATE).render(context),
+        f"{name} of host {header_host(host)}",
+        max_line_bytes=rendered_text.RESTORE_MAX_LINE_BYTES,
+        max_words=rendered_text.RESTORE_MAX_WORDS,
+    )
 
 
 def render_ipsets(rulesets: Iterable[ir.Ruleset], *, host: str) -> str:
     """The ``ipset restore`` text of every family's sets (ipset names share one namespace)."""
-    return _template(IPSETS_TEMPLATE).render(ipsets_context(rulesets, host=host))
+    return rendered_text.check_file(
+        _template(IPSETS_TEMPLATE).render(ipsets_context(rulesets, host=host)),
+        f"{IPSETS_FILE} of host {header_host(host)}",
+        max_line_bytes=rendered_text.IPSET_MAX_LINE_BYTES,
+    )
 
 
 def render_files(rulesets: Iterable[ir.Ruleset], *, host: str, include_hooks: bool = True) -> dict[str, str]:
@@ -81,7 +92,7 @@ def ruleset_context(ruleset: ir.Ruleset, *, host: str, include_hooks: bool = Tru
         hooks = [syntax.hook_arguments(h) for h in ruleset.hooks if h.table == table.name] if include_hooks else []
         tables.append({"name": table.name, "chains": chains, "hooks": hooks})
     return {
-        "host": syntax.one_line(host),
+        "host": header_host(host),
         "family": ruleset.family,
         "restore_command": RESTORE_COMMANDS[ruleset.family],
         "tables": tables,
@@ -109,9 +120,15 @@ def ipsets_context(rulesets: Iterable[ir.Ruleset], *, host: str) -> dict[str, An
                 raise RenderError(f"ipset {item.name} is defined twice (ipset names are shared by both families)")
             seen.add(item.name)
             _check_set_family(ruleset, item)
-            comment = f"{item.name} (IPv{item.family} {item.kind}): {syntax.one_line(item.comment)}"
+            text = rendered_text.free_text(item.comment, rendered_text.MAX_FREE_COMMENT_BYTES)
+            comment = f"{item.name} (IPv{item.family} {item.kind}): {text}"
             sets.append({"comment": comment, "lines": syntax.ipset_lines(item)})
-    return {"host": syntax.one_line(host), "sets": sets}
+    return {"host": header_host(host), "sets": sets}
+
+
+def header_host(host: str) -> str:
+    """The host name as a header shows it: escaped and capped like any free text."""
+    return rendered_text.free_text(host, rendered_text.MAX_HOST_BYTES)
 
 
 # -- cross-reference checks ----------------------------------------------------------------

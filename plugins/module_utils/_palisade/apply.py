@@ -302,7 +302,7 @@ def execute(plan, runner, wait, progress=None) -> None:
 
 def _failed_line(stderr: str, text: str, family: int, test: bool) -> str:
     """Quote the transaction line a restore error points at, and say what state the family is in."""
-    lines = text.splitlines()
+    lines = text.split("\n")
     found = _ERROR_LINE.search(stderr or "")
     note = f"The IPv{family} {'test' if test else 'transaction'} was refused; the IPv{family} rules are unchanged (atomic restore)."
     if found and 0 < int(found.group(1)) <= len(lines):

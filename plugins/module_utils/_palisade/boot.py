@@ -92,6 +92,7 @@ def persist(state_dir: str, wanted, enabled: bool = True, method: str = "auto", 
     """
     if method not in METHODS:
         raise PalisadeError(f"boot restore method must be one of {', '.join(METHODS)}, got {method!r}")
+    check_unit_path(state_dir)
     record = write_record(state_dir, wanted)
     command = os.path.join(state_dir, "boot", "palisade-restore")
     unit = os.path.join(root, "etc", "systemd", "system", UNIT_NAME)
@@ -109,6 +110,18 @@ def persist(state_dir: str, wanted, enabled: bool = True, method: str = "auto", 
             subprocess.run(["systemctl", "daemon-reload"], check=False, capture_output=True)
         changed = changed or unit_changed or link_changed
     return {"enabled": True, "record": record, "method": chosen, "command": command, "unit": unit if chosen == "systemd" else "", "changed": changed}
+
+
+def check_unit_path(state_dir: str) -> None:
+    """The state directory is written into the unit's ExecStart line and the launcher's comment:
+    only printable ASCII without spaces, quotes, backslashes or '%' (systemd specifiers) keeps
+    each of them one line that means what it says."""
+    bad = sorted({char for char in state_dir if not "!" <= char <= "~" or char in "\"'\\%"})
+    if bad:
+        raise PalisadeError(
+            f"state directory {state_dir!r} cannot be written into the boot restore's unit and launcher: it contains {bad!r}"
+            " (allowed: printable ASCII without spaces, quotes, backslashes or '%')"
+        )
 
 
 def _install_library(state_dir: str, command: str, prefix: str, sources: dict) -> bool:

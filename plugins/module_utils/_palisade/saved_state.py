@@ -30,6 +30,7 @@ from ansible_collections.palisade.firewall.plugins.module_utils._palisade.errors
 from ansible_collections.palisade.firewall.plugins.module_utils._palisade.state import (
     BUILTIN_CHAINS,
     FAMILIES,
+    OTHER_LINE_BREAKS,
     Chain,
     Hook,
     IpSet,
@@ -87,7 +88,7 @@ def parse_iptables_save(text: str, family: int, prefix: str) -> LiveFamily:
     live = LiveFamily(family)
     table = None
     declared = {}
-    for raw in text.splitlines():
+    for number, raw in enumerate(text.split("\n"), start=1):
         line = raw.strip()
         if not line:
             continue
@@ -118,6 +119,7 @@ def parse_iptables_save(text: str, family: int, prefix: str) -> LiveFamily:
         rule = LiveRule.parse(arguments)
         table.set_users.update(rules.set_references(rule.words))
         if chain in table.owned:
+            _check_owned_line(line, f"{SAVE_COMMANDS[family]} line {number}")
             table.owned[chain].append(arguments)
         elif chain in table.builtin:
             table.builtin[chain].append(rule)
@@ -133,11 +135,13 @@ def parse_ipset_save(text: str, prefix: str):
     creates = {}
     members = {}
     names = set()
-    for raw in text.splitlines():
+    for number, raw in enumerate(text.split("\n"), start=1):
         words = raw.strip().split(None, 2)
         if len(words) < 3:
             continue
         command, name, rest = words
+        if name.startswith(prefix):
+            _check_owned_line(raw, f"ipset save line {number}")
         if command == "create":
             names.add(name)
             if name.startswith(prefix):
@@ -148,6 +152,14 @@ def parse_ipset_save(text: str, prefix: str):
             members[name].append(rest.strip())
     owned = {name: IpSet(name, kind, options, tuple(members[name])) for name, (kind, options) in creates.items()}
     return owned, frozenset(names)
+
+
+def _check_owned_line(line: str, where: str) -> None:
+    """An owned rule or set line holding a line break other than \\n (or NUL) was not written by the
+    collection, and a snapshot of it could not be restored as the same lines: refuse it."""
+    bad = sorted({OTHER_LINE_BREAKS[char] for char in line if char in OTHER_LINE_BREAKS})
+    if bad:
+        raise PalisadeError(f"{where}: an owned rule or set contains {', '.join(bad)}; it was not written by palisade.firewall")
 
 
 @dataclass

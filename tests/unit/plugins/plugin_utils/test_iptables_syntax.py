@@ -172,7 +172,8 @@ RULES = [
         rule(comment="""sel "role == 'web'" \\ end"""),
         r'''-m comment --comment "sel \"role == \'web\'\" \\ end" -j ACCEPT''',
     ),
-    ("comment-newline", 4, rule(comment="two\nlines\t!"), '-m comment --comment "two lines !" -j ACCEPT'),
+    ("comment-newline", 4, rule(comment="two\nlines\t!"), '-m comment --comment "two<U+000A>lines<U+0009>!" -j ACCEPT'),
+    ("comment-u2028", 4, rule(comment="x\u2028-A pal-x -j ACCEPT"), '-m comment --comment "x<U+2028>-A pal-x -j ACCEPT" -j ACCEPT'),
     # -- verdicts
     ("drop", 4, rule(ir.Verdict("drop")), "-j DROP"),
     ("reject-v4", 4, rule(ir.Verdict("reject")), "-j REJECT --reject-with icmp-port-unreachable"),
@@ -308,9 +309,9 @@ def test_quote(text, expected):
 def test_comment_capped_at_kernel_limit():
     assert comment_text("a" * 255) == "a" * 255
     assert comment_text("a" * 300) == "a" * 252 + "..."
-    # never cut inside a UTF-8 character
+    # non-ASCII is escaped, and a cut never splits an escape
     capped = comment_text("é" * 200)
-    assert len(capped.encode()) <= 255 and capped.endswith("...") and capped.startswith("é" * 126)
+    assert capped == "<U+00E9>" * 31 + "..." and len(capped) == 251
 
 
 @pytest.mark.parametrize(

@@ -80,7 +80,7 @@ def test_empty_ruleset_is_only_the_header():
 
 
 def test_header_host_stays_on_one_line():
-    assert render_ruleset(ruleset(), host="evil\nhost").splitlines()[0].endswith("host evil host: IPv4 rules for iptables-restore --noflush.")
+    assert render_ruleset(ruleset(), host="evil\nhost").split("\n")[0].endswith("host evil<U+000A>host: IPv4 rules for iptables-restore --noflush.")
 
 
 def test_ipsets_of_both_families_v4_first():
@@ -93,7 +93,7 @@ def test_ipsets_of_both_families_v4_first():
         "# pal-s4-a (IPv4 hash:net): a\n"
         "create pal-s4-a hash:net family inet hashsize 1024 maxelem 65536\n"
         "add pal-s4-a 198.51.100.0/24\n"
-        "# pal-s6-a (IPv6 hash:net): a b\n"
+        "# pal-s6-a (IPv6 hash:net): a<U+000A>b\n"
         "create pal-s6-a hash:net family inet6 hashsize 1024 maxelem 65536\n"
         "add pal-s6-a 2001:db8::/32\n"
     )
