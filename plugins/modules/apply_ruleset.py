@@ -8,8 +8,6 @@ Private to the collection beyond its documented options: the work is done by
 results and errors.
 """
 
-from __future__ import annotations
-
 DOCUMENTATION = r"""
 ---
 module: apply_ruleset

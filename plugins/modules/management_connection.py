@@ -7,8 +7,6 @@ The lockout guard on the controller needs the connection as the host sees it (af
 hosts and dual-stack mapping), which only the host knows. Standard library only (Python 3.8+).
 """
 
-from __future__ import annotations
-
 DOCUMENTATION = r"""
 ---
 module: management_connection
