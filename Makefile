@@ -78,12 +78,11 @@ matrix: $(LINK) $(foreach version,$(MATRIX),.venv-$(version)/.installed)
 ## plugins/modules byte-compiled and imported, laid out as Ansible ships it with the lowest
 ## ansible-core's module_utils; then the plan compared with this Python's (test_host_python.py)
 HOST_PYTHON ?= /root/.pyenv/versions/3.6.15/bin/python
-export PALISADE_HOST_PYTHON := $(HOST_PYTHON)
 host-python: setup .venv-$(MATRIX_LOWEST)/.installed
 	@if [ ! -x "$(HOST_PYTHON)" ]; then echo "host-python: the lowest supported host Python HOST_PYTHON=$(HOST_PYTHON) is missing" >&2; exit 1; fi
 	@echo "== host side on $$($(HOST_PYTHON) --version 2>&1) ($(HOST_PYTHON)), module_utils of ansible-core $(MATRIX_LOWEST)"
 	$(HOST_PYTHON) tests/host_python/check_host_python.py $(CURDIR) "$$(.venv-$(MATRIX_LOWEST)/bin/python -c 'import os, ansible.module_utils as m; print(os.path.dirname(m.__file__))')"
-	$(BIN)/python -m pytest tests/unit/plugins/module_utils/test_host_python.py
+	PALISADE_HOST_PYTHON=$(HOST_PYTHON) $(BIN)/python -m pytest tests/unit/plugins/module_utils/test_host_python.py
 
 ## ansible-lint, production profile (its own HOME: it installs the collection there)
 lint: setup
