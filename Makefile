@@ -10,7 +10,7 @@ export PYTHONPATH := $(COLLECTIONS)
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export ANSIBLE_NOCOLOR := 1
 
-.PHONY: system-packages setup test unit kernel docs package playbooks lint sanity demo bench clean lab-up lab-down labtest integration molecule
+.PHONY: system-packages setup test unit kernel docs package playbooks matrix host-python lint sanity demo bench clean lab-up lab-down labtest integration molecule
 
 ## system packages (apt, as root) when a tool is missing: tests/setup/system_packages.sh
 system-packages:
@@ -31,7 +31,7 @@ $(LINK):
 setup: system-packages $(BIN)/.installed $(LINK)
 
 ## everything CI checks
-test: setup unit docs package playbooks lint sanity kernel labtest integration molecule
+test: setup unit docs package playbooks matrix host-python lint sanity kernel labtest integration molecule
 
 unit: setup
 	$(BIN)/python -m pytest tests/unit tests/setup
@@ -51,6 +51,42 @@ package: setup
 ## playbooks over inventories, no host contacted
 playbooks: setup
 	$(BIN)/python -m pytest tests/playbooks
+
+## the other supported ansible-core versions (the main venv is 2.19): one venv each, .venv-X.Y, with
+## tests/requirements-X.Y.txt; the controller-side tests (tests/unit, tests/playbooks) on each, and
+## ansible-doc on the lowest. `make matrix MATRIX=2.16` runs one. 2.20 and later need Python >= 3.12.
+MATRIX ?= 2.16 2.17 2.18 2.21
+MATRIX_LOWEST := 2.16
+PYTHON312 ?= $(firstword $(wildcard /root/.pyenv/versions/3.12*/bin/python3.12) $(shell command -v python3.12 2>/dev/null))
+matrix_python = $(if $(filter 2.20 2.21,$(1)),$(PYTHON312),$(PYTHON))
+
+.venv-%/.installed: tests/requirements-%.txt | system-packages
+	@python='$(call matrix_python,$*)'; \
+	  if [ -z "$$python" ] || ! "$$python" -c 'import venv' 2>/dev/null; then \
+	    echo "ansible-core $* needs a Python interpreter for its controller (PYTHON312 for 2.20 and later): '$$python' is missing" >&2; exit 1; fi; \
+	  rm -rf .venv-$* && "$$python" -m venv .venv-$*
+	.venv-$*/bin/pip install --quiet --upgrade pip
+	.venv-$*/bin/pip install --quiet -r tests/requirements-$*.txt
+	touch $@
+
+matrix: $(LINK) $(foreach version,$(MATRIX),.venv-$(version)/.installed)
+	@set -e; for version in $(MATRIX); do \
+	  bin=.venv-$$version/bin; \
+	  echo "== ansible-core $$version: $$($$bin/ansible-playbook --version | head -n 1), $$($$bin/python --version)"; \
+	  $$bin/python -c 'import sys; from ansible.release import __version__ as v; sys.exit(0 if v.startswith(sys.argv[1] + ".") else "this venv has ansible-core " + v)' $$version; \
+	  $$bin/python -m pytest tests/unit tests/playbooks; \
+	  if [ $$version = $(MATRIX_LOWEST) ]; then bash tests/docs/check_ansible_doc.sh $$bin; fi; \
+	done
+
+## the host side on the lowest supported host Python: every file of plugins/module_utils and
+## plugins/modules byte-compiled and imported, laid out as Ansible ships it with the lowest
+## ansible-core's module_utils; then the plan compared with this Python's (test_host_python.py)
+HOST_PYTHON ?= /root/.pyenv/versions/3.6.15/bin/python
+host-python: setup .venv-$(MATRIX_LOWEST)/.installed
+	@if [ ! -x "$(HOST_PYTHON)" ]; then echo "host-python: the lowest supported host Python HOST_PYTHON=$(HOST_PYTHON) is missing" >&2; exit 1; fi
+	@echo "== host side on $$($(HOST_PYTHON) --version 2>&1) ($(HOST_PYTHON)), module_utils of ansible-core $(MATRIX_LOWEST)"
+	$(HOST_PYTHON) tests/host_python/check_host_python.py $(CURDIR) "$$(.venv-$(MATRIX_LOWEST)/bin/python -c 'import os, ansible.module_utils as m; print(os.path.dirname(m.__file__))')"
+	PALISADE_HOST_PYTHON=$(HOST_PYTHON) $(BIN)/python -m pytest tests/unit/plugins/module_utils/test_host_python.py
 
 ## ansible-lint, production profile (its own HOME: it installs the collection there)
 lint: setup

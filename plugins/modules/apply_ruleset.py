@@ -8,8 +8,6 @@ Private to the collection beyond its documented options: the work is done by
 results and errors.
 """
 
-from __future__ import annotations
-
 DOCUMENTATION = r"""
 ---
 module: apply_ruleset
@@ -48,7 +46,7 @@ description:
     says would block a new connection from the controller, unless O(allow_lockout). A connection
     that cannot confirm over a new connection (C(local), persistent channels), unless
     O(allow_unsafe_apply), which applies and persists without rollback.
-  - Needs only Python 3.8 and the iptables (nf_tables or legacy) and ipset tools on the host.
+  - Needs only Python 3.6 and the iptables (nf_tables or legacy) and ipset tools on the host.
 options:
   ipv4_rules:
     description:

@@ -3,8 +3,6 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Documentation of the controller-side action ``palisade.firewall.explain``."""
 
-from __future__ import annotations
-
 DOCUMENTATION = r"""
 ---
 module: explain

@@ -4,10 +4,8 @@
 """Module ``palisade.firewall.management_connection``: report the SSH connection the controller uses.
 
 The lockout guard on the controller needs the connection as the host sees it (after NAT, jump
-hosts and dual-stack mapping), which only the host knows. Standard library only (Python 3.8+).
+hosts and dual-stack mapping), which only the host knows. Standard library only (Python 3.6+).
 """
-
-from __future__ import annotations
 
 DOCUMENTATION = r"""
 ---
@@ -26,7 +24,7 @@ description:
     M(palisade.firewall.compile) reads the registered result (C(palisade_management)) and
     reports whether the host's new rules would deny a new connection like this one, so that
     the apply can be refused before the host is touched (the lockout guard).
-  - Changes nothing on the host. Needs only Python 3.8 and, for the interface, the C(ip) tool
+  - Changes nothing on the host. Needs only Python 3.6 and, for the interface, the C(ip) tool
     (searched in the PATH, C(/usr/sbin) and C(/sbin)).
 options: {}
 author:

@@ -56,18 +56,29 @@ def test_resolution_does_not_depend_on_how_the_play_is_cut(tmp_path, cut):
         assert resolved == whole[host], host
 
 
+def failure_result(output: str, host: str) -> dict:
+    """The task result of ``host``'s failure, as the default callback prints it on every
+    ansible-core version (``fatal: [host]: FAILED! => {json}``); the error lines around it
+    differ between versions and are not the product's."""
+    marker = f"fatal: [{host}]: FAILED! => "
+    (line,) = [line for line in output.splitlines() if line.startswith(marker)]
+    return json.loads(line[len(marker):])
+
+
 def test_one_bad_policy_fails_the_play_before_any_host_task(tmp_path):
     run = ansible_playbook("-i", str(HERE / "inventories" / "broken" / "hosts.yml"), str(PLAYBOOK), "-e", f"out_dir={tmp_path}")
     output = run.stdout + run.stderr
     assert run.returncode == 2, output
-    assert "4 problems in the firewall configuration:" in output
-    for expected in (
+    problems = [
         'palisade_policies[1] (bad-selector): selector: selector "role == web" column 9: expected a quoted string',
-        "palisade_policies[2] (bad-rule): ingress[0].destinaton: unknown field; did you mean 'destination'?",
+        "palisade_policies[2] (bad-rule): ingress[0].destinaton: unknown field; did you mean 'destination'?"
+        " (expected one of: action, destination, http, icmp, ipVersion, metadata, notICMP, notProtocol, protocol, source)",
         "palisade_policies[2] (bad-rule): ingress[0].action: invalid action 'allow': expected one of Allow, Deny, Pass, Log; did you mean 'Allow'?",
         "host web1: palisade_labels.tier: label values must be strings, got an integer 3; quote it in YAML",
-    ):
-        assert expected in output, expected
+    ]
+    result = failure_result(output, "web1")
+    assert result["problems"] == problems
+    assert result["msg"] == "\n".join(["4 problems in the firewall configuration:", *("- " + problem for problem in problems)])
     assert "Save the batch's resolution" not in output
     assert list(tmp_path.iterdir()) == []
 

@@ -3,7 +3,7 @@
 """The host side of palisade.firewall: read, plan and apply the owned ruleset of one host.
 
 Private to the collection: this API may change at any time. It runs on managed hosts, so it
-uses only the Python standard library (Python 3.8 or later) and the iptables/ip6tables/ipset
+uses only the Python standard library (Python 3.6 or later) and the iptables/ip6tables/ipset
 tools.
 
 What the collection owns on a host: every chain (in every table, both families) and every ipset

@@ -24,19 +24,17 @@ lock shared, so it never reads a half-applied state; it creates no file.
 back exactly. A later rollback step reuses both.
 """
 
-from __future__ import annotations
-
 import errno
 import fcntl
 import os
 import re
 import tempfile
 import time
-from dataclasses import dataclass, field
 
 from ansible_collections.palisade.firewall.plugins.module_utils._palisade.commands import Runner
 from ansible_collections.palisade.firewall.plugins.module_utils._palisade.errors import ApplyError, CommandError, LockTimeout
 from ansible_collections.palisade.firewall.plugins.module_utils._palisade.plan import make_plan
+from ansible_collections.palisade.firewall.plugins.module_utils._palisade.records import field, record
 from ansible_collections.palisade.firewall.plugins.module_utils._palisade.saved_state import read_live
 from ansible_collections.palisade.firewall.plugins.module_utils._palisade.state import FAMILIES
 
@@ -46,7 +44,7 @@ RECORD_FILES = (("ipv4.rules", "ipv4_rules"), ("ipv6.rules", "ipv6_rules"), ("ip
 _ERROR_LINE = re.compile(r"line:? (\d+)")
 
 
-@dataclass
+@record
 class Result:
     changed: bool = False
     restored: bool = False
@@ -229,7 +227,7 @@ def _restore_command(family: int, wait, test: bool = False) -> list:
     return command[:1] + ["--test"] + command[1:] if test else command
 
 
-@dataclass
+@record
 class _Progress:
     sets_swapped: bool = False
     families: list = field(default_factory=list)

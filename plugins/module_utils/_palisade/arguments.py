@@ -9,8 +9,6 @@ far as an apply) and adds the private ``_palisade_phase`` and ``_palisade_run_id
 one step of the rollback protocol on the host.
 """
 
-from __future__ import annotations
-
 from ansible_collections.palisade.firewall.plugins.module_utils._palisade.boot import METHODS
 from ansible_collections.palisade.firewall.plugins.module_utils._palisade.state import TABLE_ORDER
 

@@ -20,8 +20,6 @@ installs a boot-time restore of just the owned state:
 Other tools' rules are never saved or restored here: they keep their own persistence.
 """
 
-from __future__ import annotations
-
 import argparse
 import json
 import os
@@ -40,7 +38,7 @@ from ansible_collections.palisade.firewall.plugins.module_utils._palisade.errors
 from ansible_collections.palisade.firewall.plugins.module_utils._palisade.state import parse_wanted
 
 PACKAGE = "ansible_collections.palisade.firewall.plugins.module_utils._palisade"
-LIBRARY_MODULES = ("__init__", "apply", "boot", "commands", "errors", "plan", "rules", "saved_state", "state")
+LIBRARY_MODULES = ("__init__", "apply", "boot", "commands", "errors", "plan", "records", "rules", "saved_state", "state")
 UNIT_NAME = "palisade-firewall.service"
 METHODS = ("auto", "systemd", "none")
 UNIT = """\
@@ -107,7 +105,7 @@ def persist(state_dir: str, wanted, enabled: bool = True, method: str = "auto", 
         unit_changed = _write_if_different(unit, UNIT.format(command=command), 0o644)
         link_changed = _link(link, "/etc/systemd/system/" + UNIT_NAME)
         if unit_changed and running and root == "/":
-            subprocess.run(["systemctl", "daemon-reload"], check=False, capture_output=True)
+            subprocess.run(["systemctl", "daemon-reload"], check=False, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         changed = changed or unit_changed or link_changed
     return {"enabled": True, "record": record, "method": chosen, "command": command, "unit": unit if chosen == "systemd" else "", "changed": changed}
 

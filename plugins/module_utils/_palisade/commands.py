@@ -10,14 +10,12 @@ call, and raises ``CommandError`` when it fails. A test replaces ``execute`` to 
 or reads ``calls`` to see what ran.
 """
 
-from __future__ import annotations
-
 import os
 import shutil
 import subprocess
-from dataclasses import dataclass
 
 from ansible_collections.palisade.firewall.plugins.module_utils._palisade.errors import CommandError
+from ansible_collections.palisade.firewall.plugins.module_utils._palisade.records import record
 
 SBIN_DIRECTORIES = ("/usr/local/sbin", "/usr/sbin", "/sbin")
 # Tools that only read; every other command changes the host.
@@ -31,7 +29,7 @@ PACKAGES = {
 }
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Call:
     """One command as run: its arguments, what it was given on stdin, and how it ended."""
 

@@ -8,9 +8,6 @@ Every error is a ``PalisadeError`` whose message is meant for the user as it is:
 passes it to ``fail_json`` unchanged.
 """
 
-from __future__ import annotations
-
-
 class PalisadeError(Exception):
     """Base class of every error raised on purpose; ``changed`` says whether the host changed."""
 

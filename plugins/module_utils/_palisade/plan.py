@@ -27,12 +27,9 @@ A set whose type or family changes cannot be swapped: it is replaced (destroy, r
 temporary) when no rule uses it, and refused otherwise.
 """
 
-from __future__ import annotations
-
-from dataclasses import dataclass, field
-
 from ansible_collections.palisade.firewall.plugins.module_utils._palisade import rules
 from ansible_collections.palisade.firewall.plugins.module_utils._palisade.errors import PalisadeError
+from ansible_collections.palisade.firewall.plugins.module_utils._palisade.records import field, record
 from ansible_collections.palisade.firewall.plugins.module_utils._palisade.state import (
     BUILTIN_CHAINS,
     FAMILIES,
@@ -55,7 +52,7 @@ CHANGE_KEYS = (
 )
 
 
-@dataclass
+@record
 class FamilyPlan:
     family: int
     transaction: str = ""
@@ -72,7 +69,7 @@ class FamilyPlan:
         return bool(self.transaction)
 
 
-@dataclass
+@record
 class SetPlan:
     added: list = field(default_factory=list)  # set names
     changed: list = field(default_factory=list)
@@ -88,7 +85,7 @@ class SetPlan:
         return bool(self.load or self.removed)
 
 
-@dataclass
+@record
 class Plan:
     families: dict  # family -> FamilyPlan
     sets: SetPlan

@@ -33,8 +33,6 @@ Errors about the host's own output (EPERM from a local rule dropping the packet)
 as such, since right after new rules are applied that is a likely cause.
 """
 
-from __future__ import annotations
-
 import difflib
 import errno
 import ipaddress
@@ -42,10 +40,11 @@ import math
 import re
 import socket
 import time
-from dataclasses import dataclass
+from typing import Optional
 
 from ansible_collections.palisade.firewall.plugins.module_utils._palisade.commands import Runner
 from ansible_collections.palisade.firewall.plugins.module_utils._palisade.errors import InputError
+from ansible_collections.palisade.firewall.plugins.module_utils._palisade.records import record
 
 PROTOCOLS = ("tcp", "udp", "icmp")
 FIELDS = ("name", "protocol", "address", "port", "timeout", "payload")
@@ -83,16 +82,16 @@ class ProbeSpecError(InputError):
 # -- values ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Probe:
     """One check, normalised: lower-case protocol, compressed IP literal, float timeout."""
 
     name: str
     protocol: str
     address: str
-    port: int | None
+    port: Optional[int]
     timeout: float
-    payload: str | None
+    payload: Optional[str]
 
     @property
     def target(self) -> str:
@@ -113,7 +112,7 @@ class Probe:
         }
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ProbeResult:
     """How one probe went: ``detail`` is for the user, ``seconds`` is the whole probe's wall time."""
 

@@ -34,8 +34,6 @@ running) ten minutes after they finished, by when their controller has collected
 (or died); one whose watchdog never wrote a result (a reboot during the window) likewise.
 """
 
-from __future__ import annotations
-
 import json
 import os
 import re

@@ -18,8 +18,6 @@ differences between the two, and nothing else, are normalised:
 - whitespace.
 """
 
-from __future__ import annotations
-
 import ipaddress
 import socket
 

@@ -21,12 +21,9 @@ into module inputs that restore it (hooks become ``insert`` when they sit above 
 other tools, else ``append``).
 """
 
-from __future__ import annotations
-
-from dataclasses import dataclass, field
-
 from ansible_collections.palisade.firewall.plugins.module_utils._palisade import rules
 from ansible_collections.palisade.firewall.plugins.module_utils._palisade.errors import PalisadeError
+from ansible_collections.palisade.firewall.plugins.module_utils._palisade.records import field, record
 from ansible_collections.palisade.firewall.plugins.module_utils._palisade.state import (
     BUILTIN_CHAINS,
     FAMILIES,
@@ -41,7 +38,7 @@ from ansible_collections.palisade.firewall.plugins.module_utils._palisade.state 
 SAVE_COMMANDS = {4: "iptables-save", 6: "ip6tables-save"}
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class LiveRule:
     """A rule as saved: its arguments, their words, and its ``(kind, target)`` or None."""
 
@@ -61,7 +58,7 @@ class LiveRule:
         return self.target is not None and self.words == rules.hook_words(self.target[1])
 
 
-@dataclass
+@record
 class LiveTable:
     """One table of one family: owned chains, built-in chains' rules, other tools' references."""
 
@@ -76,7 +73,7 @@ class LiveTable:
         return [(index, rule) for index, rule in enumerate(self.builtin.get(chain, [])) if rule.jumps_to(prefix)]
 
 
-@dataclass
+@record
 class LiveFamily:
     family: int
     tables: dict = field(default_factory=dict)
@@ -162,7 +159,7 @@ def _check_owned_line(line: str, where: str) -> None:
         raise PalisadeError(f"{where}: an owned rule or set contains {', '.join(bad)}; it was not written by palisade.firewall")
 
 
-@dataclass
+@record
 class LiveState:
     """What a host runs now: both families and the ipsets."""
 

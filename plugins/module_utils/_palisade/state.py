@@ -20,14 +20,12 @@ The inputs, as the role renders them:
 - ``hooks``: dicts ``{family, table, chain, target, position}``.
 """
 
-from __future__ import annotations
-
 import ipaddress
 import json
-from dataclasses import dataclass, field
 
 from ansible_collections.palisade.firewall.plugins.module_utils._palisade import rules
 from ansible_collections.palisade.firewall.plugins.module_utils._palisade.errors import InputError
+from ansible_collections.palisade.firewall.plugins.module_utils._palisade.records import field, record
 
 FAMILIES = (4, 6)
 # Tables in the order iptables-save prints them is not stable; this order is used everywhere.
@@ -76,7 +74,7 @@ def check_prefix(prefix: str) -> None:
 # -- values ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Hook:
     """A rule ``-j target`` in a built-in chain: first (``insert``) or last (``append``)."""
 
@@ -94,7 +92,7 @@ class Hook:
         return {"family": self.family, "table": self.table, "chain": self.chain, "target": self.target, "position": self.position}
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class IpSet:
     """One ipset: ``create`` words after the name, and one string per member (``add`` words after the name)."""
 
@@ -207,7 +205,7 @@ def _canonical_address(text: str) -> str:
     return str(network)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Chain:
     """An owned chain: its rules' arguments (after ``-A <name>``), in order, as written."""
 
@@ -218,7 +216,7 @@ class Chain:
         return tuple(rules.canonical_words(rule) for rule in self.rules)
 
 
-@dataclass
+@record
 class OwnedState:
     """Owned chains per family and table, hooks, and ipsets: wanted, or a snapshot of the live state.
 

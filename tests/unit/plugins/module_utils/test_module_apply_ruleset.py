@@ -9,7 +9,7 @@ import json
 import palisade_fakes
 import pytest
 import yaml
-from ansible.module_utils.testing import patch_module_args
+from module_args import patch_module_args
 
 from ansible_collections.palisade.firewall.plugins.module_utils._palisade.apply import Result
 from ansible_collections.palisade.firewall.plugins.module_utils._palisade.errors import ApplyError, CommandError, InputError

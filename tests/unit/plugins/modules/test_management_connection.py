@@ -9,7 +9,7 @@ import json
 
 import pytest
 import yaml
-from ansible.module_utils.testing import patch_module_args
+from module_args import patch_module_args
 
 from ansible_collections.palisade.firewall.plugins.modules import management_connection as module
 

@@ -135,7 +135,13 @@ def test_templates_only_lay_out_lines(name):
 def test_ansible_template_renders_the_same_bytes():
     """The role may template these files itself, with the context as variables."""
     from ansible.parsing.dataloader import DataLoader
-    from ansible.template import Templar, trust_as_template
+    from ansible.template import Templar
+
+    try:
+        from ansible.template import trust_as_template
+    except ImportError:  # ansible-core < 2.19 templates every string; 2.19 only trusted ones
+        def trust_as_template(source):
+            return source
 
     v4, v6 = golden_cases.matches_case()
     for name, context, expected in (
