@@ -72,7 +72,7 @@ matrix_python = $(if $(filter 2.20 2.21,$(1)),$(PYTHON312),$(PYTHON))
 matrix: $(LINK) $(foreach version,$(MATRIX),.venv-$(version)/.installed)
 	@set -e; for version in $(MATRIX); do \
 	  bin=.venv-$$version/bin; \
-	  echo "== ansible-core $$version: $$($$bin/ansible-playbook --version | head -n 1), $$($$bin/python --version)"; \
+	  echo "== ansible-core $$version: $$($$bin/ansible-playbook --version | sed -n 1p), $$($$bin/python --version)"; \
 	  $$bin/python -c 'import sys; from ansible.release import __version__ as v; sys.exit(0 if v.startswith(sys.argv[1] + ".") else "this venv has ansible-core " + v)' $$version; \
 	  $$bin/python -m pytest tests/unit tests/playbooks; \
 	  if [ $$version = $(MATRIX_LOWEST) ]; then bash tests/docs/check_ansible_doc.sh $$bin; fi; \

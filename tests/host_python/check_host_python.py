@@ -38,7 +38,7 @@ def lay_out(collection, module_utils, into):
         target = os.path.join(into, *PACKAGE + (part,))
         shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         open(os.path.join(target, "__init__.py"), "a").close()
-        for directory, _, files in sorted(os.walk(target)):
+        for directory, _subdirs, files in sorted(os.walk(target)):
             open(os.path.join(directory, "__init__.py"), "a").close()
             for name in sorted(files):
                 if name.endswith(".py"):

@@ -8,6 +8,7 @@ Every error is a ``PalisadeError`` whose message is meant for the user as it is:
 passes it to ``fail_json`` unchanged.
 """
 
+
 class PalisadeError(Exception):
     """Base class of every error raised on purpose; ``changed`` says whether the host changed."""
 

@@ -10,6 +10,7 @@ written out here because ``dataclasses`` is Python 3.7 and the host side also ru
 Private to the collection: this API may change at any time.
 """
 
+
 class FrozenInstanceError(AttributeError):
     """Assigning to or deleting an attribute of a frozen record."""
 

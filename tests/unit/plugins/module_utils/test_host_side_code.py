@@ -57,7 +57,8 @@ def test_no_newer_runtime_features(path):
             names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else [node.module]
             assert "dataclasses" not in names and "contextvars" not in names, f"{path.name}: imports {names}"
         if isinstance(node, ast.Attribute):
-            assert node.attr not in ("removeprefix", "removesuffix", "bit_count", "cache", "isascii", "fromisoformat", "nullcontext"), f"{path.name}: .{node.attr}"
+            newer = ("removeprefix", "removesuffix", "bit_count", "cache", "isascii", "fromisoformat", "nullcontext")
+            assert node.attr not in newer, f"{path.name}: .{node.attr}"
         if isinstance(node, ast.Call):
             keywords = {keyword.arg for keyword in node.keywords}
             if isinstance(node.func, ast.Attribute) and node.func.attr in ("run", "Popen", "check_output"):

@@ -8,7 +8,7 @@ import importlib
 import json
 
 import pytest
-from ansible.module_utils.testing import patch_module_args
+from module_args import patch_module_args
 
 NAMES = ("compile", "explain", "resolve")
 
