@@ -133,7 +133,7 @@ def ensure_dir(state_dir: str, path: str, mode: int = 0o700) -> None:
             raise StateDirError(f"cannot create {current}: {describe_os_error(error)}.") from None
         info = os.lstat(current)
         if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode) or info.st_uid != 0 or info.st_mode & 0o022:
-            raise StateDirError(f"{current} is not a root-owned directory that only root can write (a symbolic link or a planted file?)")
+            raise StateDirError(f"{current} is not a root-owned directory that only root can write (a symbolic link or a planted file?).")
 
 
 def open_file(path: str, flags: int, mode: int = 0o600) -> int:
@@ -143,12 +143,12 @@ def open_file(path: str, flags: int, mode: int = 0o600) -> int:
         fd = os.open(path, flags | NOFOLLOW, mode)
     except OSError as error:
         if error.errno == errno.ELOOP:
-            raise StateDirError(f"refusing {path}: it is a symbolic link") from None
+            raise StateDirError(f"refusing {path}: it is a symbolic link.") from None
         raise
     info = os.fstat(fd)
     if not stat.S_ISREG(info.st_mode) or info.st_uid != 0 or info.st_nlink != 1:
         os.close(fd)
-        raise StateDirError(f"refusing {path}: not a regular file owned by root with a single name (planted?)")
+        raise StateDirError(f"refusing {path}: not a regular file owned by root with a single name (planted?).")
     return fd
 
 
