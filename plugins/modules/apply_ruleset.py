@@ -108,7 +108,15 @@ options:
     type: str
     default: pal-
   state_dir:
-    description: Directory of the lock file and of the record of the last applied inputs (C(applied/)).
+    description:
+      - Directory of the lock file, the rollback runs (C(runs/)), the record of the last applied
+        inputs (C(applied/)) and the boot restore (C(boot/)), which root runs at boot.
+      - Checked on the host before anything is written, and refused naming the component and why
+        unless it is an absolute, normalised path of the characters C(A-Z a-z 0-9 / . _ -) only,
+        whose every existing component is a real directory (no symbolic link), owned by root and
+        not writable by group or others (a root-owned sticky directory such as C(/tmp) is accepted
+        as an ancestor, never as the state directory itself). Missing components are created
+        with mode 0700. Files in it are never written through a symbolic link.
     type: path
     default: /var/lib/palisade
   lock_timeout:

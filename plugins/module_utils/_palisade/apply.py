@@ -28,7 +28,6 @@ import errno
 import fcntl
 import os
 import re
-import tempfile
 import time
 
 from ansible_collections.palisade.firewall.plugins.module_utils._palisade.commands import Runner
@@ -37,6 +36,8 @@ from ansible_collections.palisade.firewall.plugins.module_utils._palisade.plan i
 from ansible_collections.palisade.firewall.plugins.module_utils._palisade.records import field, record
 from ansible_collections.palisade.firewall.plugins.module_utils._palisade.saved_state import read_live
 from ansible_collections.palisade.firewall.plugins.module_utils._palisade.state import FAMILIES
+from ansible_collections.palisade.firewall.plugins.module_utils._palisade import statedir
+from ansible_collections.palisade.firewall.plugins.module_utils._palisade.statedir import StateDirError
 
 DEFAULT_STATE_DIR = "/var/lib/palisade"
 RESTORE_COMMANDS = {4: "iptables-restore", 6: "ip6tables-restore"}
@@ -88,14 +89,20 @@ class Lock:
         self.fd = None
 
     def __enter__(self) -> "Lock":
-        if self.shared:
-            try:
-                self.fd = os.open(self.path, os.O_RDONLY)
-            except FileNotFoundError:
-                return self  # no run has ever applied here: nothing to wait for
-        else:
-            os.makedirs(self.state_dir, mode=0o700, exist_ok=True)
-            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        # the state directory is checked (and made, 0700) before anything is written in it
+        statedir.check(self.state_dir, create=not self.shared)
+        try:
+            if self.shared:
+                try:
+                    self.fd = statedir.open_file(self.path, os.O_RDONLY)
+                except FileNotFoundError:
+                    return self  # no run has ever applied here: nothing to wait for
+            else:
+                self.fd = statedir.open_file(self.path, os.O_RDWR | os.O_CREAT)
+        except StateDirError as error:
+            raise error.then(" Nothing was changed.") from None
+        except OSError as error:
+            raise StateDirError(f"cannot open the lock file {self.path}: {statedir.describe_os_error(error)}. Nothing was changed.") from None
         mode = fcntl.LOCK_SH if self.shared else fcntl.LOCK_EX
         deadline = time.monotonic() + self.timeout
         while True:
@@ -115,15 +122,20 @@ class Lock:
                 )
             time.sleep(self.poll)
         if not self.shared:
-            os.ftruncate(self.fd, 0)
-            os.pwrite(self.fd, f"{os.getpid()}\n".encode(), 0)
+            try:
+                os.ftruncate(self.fd, 0)
+                os.pwrite(self.fd, f"{os.getpid()}\n".encode(), 0)
+            except OSError as error:
+                self.release()
+                raise StateDirError(
+                    f"cannot write this run's PID into the lock file {self.path}: {statedir.describe_os_error(error)}. Nothing was changed."
+                ) from None
         return self
 
     def _holder(self) -> str:
         try:
-            with open(self.path) as handle:
-                pid = handle.read().strip()
-        except OSError:
+            pid = statedir.read_text(self.path).strip()
+        except (OSError, ValueError, StateDirError):
             pid = ""
         return f"held by PID {pid}" if pid.isdigit() else "held by a check-mode run or a process that wrote no PID"
 
@@ -178,8 +190,14 @@ def apply(
             return result
         carry_out(wanted, live, plan, runner, lock_timeout, result)
         if record:
-            result.record = write_record(state_dir, wanted)
+            try:
+                result.record = write_record(state_dir, wanted)
+            except StateDirError as error:
+                raise error.then(_RECORD_FAILED if result.changed else " Nothing was changed.", changed=result.changed) from None
     return result
+
+
+_RECORD_FAILED = " The new rules were applied and are live, but the record of them in the state directory is not up to date."
 
 
 def prepare(wanted, runner):
@@ -326,40 +344,21 @@ def write_record(state_dir: str, wanted) -> str:
     Files whose content is already the same are left alone.
     """
     directory = os.path.join(state_dir, "applied")
-    os.makedirs(directory, mode=0o700, exist_ok=True)
+    statedir.ensure_dir(state_dir, directory)
     inputs = wanted.inputs()
     contents = {file_name: inputs[key] for file_name, key in RECORD_FILES}
     contents["hooks.json"] = wanted.hooks_json()
     for file_name, content in contents.items():
         path = os.path.join(directory, file_name)
         try:
-            with open(path, encoding="utf-8") as handle:
-                if handle.read() == content:
-                    continue
-        except OSError:
-            pass
-        _write_atomically(path, content)
+            if statedir.read_text(path) == content:
+                continue
+        except (OSError, ValueError, StateDirError):
+            pass  # missing, unreadable or planted: replaced by a new file
+        statedir.write_atomically(path, content)
     return directory
 
 
 def _write_atomically(path: str, content: str) -> None:
-    directory = os.path.dirname(path)
-    fd, temporary = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temporary, 0o600)
-        os.replace(temporary, path)
-    except BaseException:
-        try:
-            os.unlink(temporary)
-        except OSError:
-            pass
-        raise
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    """A new file replaces ``path`` (see ``statedir.write_atomically``)."""
+    statedir.write_atomically(path, content)

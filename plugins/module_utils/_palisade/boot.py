@@ -27,18 +27,19 @@ import pkgutil
 import subprocess
 import sys
 
+from ansible_collections.palisade.firewall.plugins.module_utils._palisade import statedir
 from ansible_collections.palisade.firewall.plugins.module_utils._palisade.apply import (
     DEFAULT_STATE_DIR,
     RECORD_FILES,
-    _write_atomically,
     apply,
     write_record,
 )
 from ansible_collections.palisade.firewall.plugins.module_utils._palisade.errors import PalisadeError
+from ansible_collections.palisade.firewall.plugins.module_utils._palisade.statedir import StateDirError
 from ansible_collections.palisade.firewall.plugins.module_utils._palisade.state import parse_wanted
 
 PACKAGE = "ansible_collections.palisade.firewall.plugins.module_utils._palisade"
-LIBRARY_MODULES = ("__init__", "apply", "boot", "commands", "errors", "plan", "records", "rules", "saved_state", "state")
+LIBRARY_MODULES = ("__init__", "apply", "boot", "commands", "errors", "plan", "records", "rules", "saved_state", "state", "statedir")
 UNIT_NAME = "palisade-firewall.service"
 METHODS = ("auto", "systemd", "none")
 UNIT = """\
@@ -91,6 +92,7 @@ def persist(state_dir: str, wanted, enabled: bool = True, method: str = "auto", 
     if method not in METHODS:
         raise PalisadeError(f"boot restore method must be one of {', '.join(METHODS)}, got {method!r}")
     check_unit_path(state_dir)
+    statedir.check(state_dir, create=True)
     record = write_record(state_dir, wanted)
     command = os.path.join(state_dir, "boot", "palisade-restore")
     unit = os.path.join(root, "etc", "systemd", "system", UNIT_NAME)
@@ -102,7 +104,7 @@ def persist(state_dir: str, wanted, enabled: bool = True, method: str = "auto", 
     running = os.path.isdir(os.path.join(root, "run", "systemd", "system"))
     chosen = "systemd" if method == "systemd" or (method == "auto" and running) else "none"
     if chosen == "systemd":
-        unit_changed = _write_if_different(unit, UNIT.format(command=command), 0o644)
+        unit_changed = _write_if_different(unit, UNIT.format(command=systemd_quote(command)), 0o644)
         link_changed = _link(link, "/etc/systemd/system/" + UNIT_NAME)
         if unit_changed and running and root == "/":
             subprocess.run(["systemctl", "daemon-reload"], check=False, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -111,15 +113,23 @@ def persist(state_dir: str, wanted, enabled: bool = True, method: str = "auto", 
 
 
 def check_unit_path(state_dir: str) -> None:
-    """The state directory is written into the unit's ExecStart line and the launcher's comment:
-    only printable ASCII without spaces, quotes, backslashes or '%' (systemd specifiers) keeps
-    each of them one line that means what it says."""
-    bad = sorted({char for char in state_dir if not "!" <= char <= "~" or char in "\"'\\%"})
-    if bad:
-        raise PalisadeError(
-            f"state directory {state_dir!r} cannot be written into the boot restore's unit and launcher: it contains {bad!r}"
-            " (allowed: printable ASCII without spaces, quotes, backslashes or '%')"
-        )
+    """The state directory is written into the unit's ExecStart line and the launcher: only a
+    path of the characters ``statedir.check_path`` allows (``A-Z a-z 0-9 / . _ -``), so each of
+    them is one word that means what it says."""
+    statedir.check_path(state_dir)
+
+
+def systemd_quote(word: str) -> str:
+    """One word of an ``ExecStart=`` line, quoted by systemd's rules: as it is when made of
+    ``A-Z a-z 0-9 / . _ -`` (a state directory always is), else in double quotes with ``\\``
+    and ``"`` escaped, ``%`` doubled (specifiers) and ``$`` doubled (variables). A control
+    character (a newline would start a new unit line) is refused."""
+    if statedir.SAFE_PATH.match(word):
+        return word
+    if any(ord(char) < 32 or ord(char) == 127 for char in word):
+        raise PalisadeError(f"{word!r} cannot be written into a systemd unit: it contains a control character")
+    escaped = word.replace("\\", "\\\\").replace('"', '\\"').replace("%", "%%").replace("$", "$$")
+    return f'"{escaped}"'
 
 
 def _install_library(state_dir: str, command: str, prefix: str, sources: dict) -> bool:
@@ -128,24 +138,29 @@ def _install_library(state_dir: str, command: str, prefix: str, sources: dict) -
     changed = False
     parts = PACKAGE.split(".")
     for depth in range(1, len(parts)):
-        changed |= _write_if_different(os.path.join(lib, *parts[:depth], "__init__.py"), "", 0o644)
+        changed |= _write_if_different(os.path.join(lib, *parts[:depth], "__init__.py"), "", 0o644, state_dir)
     for name, source in sorted(sources.items()):
-        changed |= _write_if_different(os.path.join(package_dir, f"{name}.py"), source, 0o644)
+        changed |= _write_if_different(os.path.join(package_dir, f"{name}.py"), source, 0o644, state_dir)
     launcher = LAUNCHER.format(python=sys.executable or "/usr/bin/python3", lib=lib, package=PACKAGE, state_dir=state_dir, prefix=prefix)
-    changed |= _write_if_different(command, launcher, 0o700)
+    changed |= _write_if_different(command, launcher, 0o700, state_dir)
     return changed
 
 
-def _write_if_different(path: str, content: str, mode: int) -> bool:
+def _write_if_different(path: str, content: str, mode: int, state_dir: str = "") -> bool:
+    """Replace ``path`` by a new file unless it holds ``content`` with ``mode`` already; inside
+    ``state_dir`` every directory on the way is checked (root's, only root can write it)."""
     try:
-        with open(path, encoding="utf-8") as handle:
-            if handle.read() == content and (os.stat(path).st_mode & 0o777) == mode:
+        fd = statedir.open_file(path, os.O_RDONLY)
+        with os.fdopen(fd, "rb") as handle:
+            if handle.read().decode("utf-8") == content and (os.fstat(handle.fileno()).st_mode & 0o777) == mode:
                 return False
-    except OSError:
-        pass
-    os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
-    _write_atomically(path, content)
-    os.chmod(path, mode)
+    except (OSError, ValueError, StateDirError):
+        pass  # missing, unreadable or planted: replaced by a new file
+    if state_dir:
+        statedir.ensure_dir(state_dir, os.path.dirname(path), 0o755)
+    else:
+        os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
+    statedir.write_atomically(path, content, mode)
     return True
 
 
@@ -178,8 +193,7 @@ def load_applied(state_dir: str, prefix: str = "pal-"):
 
 
 def _read(path: str) -> str:
-    with open(path, encoding="utf-8") as handle:
-        return handle.read()
+    return statedir.read_text(path)
 
 
 def _say(stream, text: str) -> None:
@@ -194,6 +208,7 @@ def main(argv=None) -> int:
     parser.add_argument("--lock-timeout", type=float, default=60)
     args = parser.parse_args(argv)
     try:
+        statedir.check(args.state_dir)
         wanted = load_applied(args.state_dir, args.prefix)
         result = apply(wanted, state_dir=args.state_dir, lock_timeout=args.lock_timeout, record=False)
     except (OSError, ValueError, PalisadeError) as error:

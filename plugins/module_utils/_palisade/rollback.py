@@ -41,10 +41,9 @@ import shutil
 import signal
 import time
 
-from ansible_collections.palisade.firewall.plugins.module_utils._palisade import boot
+from ansible_collections.palisade.firewall.plugins.module_utils._palisade import boot, statedir
 from ansible_collections.palisade.firewall.plugins.module_utils._palisade.apply import (
     Lock,
-    _write_atomically,
     carry_out,
     execute,
     prepare,
@@ -55,11 +54,14 @@ from ansible_collections.palisade.firewall.plugins.module_utils._palisade.plan i
 from ansible_collections.palisade.firewall.plugins.module_utils._palisade.probes import run_probes
 from ansible_collections.palisade.firewall.plugins.module_utils._palisade.saved_state import read_live
 from ansible_collections.palisade.firewall.plugins.module_utils._palisade.state import parse_wanted
+from ansible_collections.palisade.firewall.plugins.module_utils._palisade.statedir import StateDirError
 
 RUN_ID = re.compile(r"^[a-z0-9][a-z0-9-]{7,63}$")
 POLL = 0.05
 LEFTOVER_AGE = 600  # seconds after a run finished; its controller has long collected the result
 RESULT_WAIT = 120  # seconds a confirm or status call waits for the watchdog to finish
+RESULT_SIZE = 65536  # bytes of result.json reserved before arming: the result fits even on a full disk
+PENDING = {"outcome": "pending"}
 
 
 class RollbackError(PalisadeError):
@@ -98,10 +100,17 @@ def arm(wanted, run_id: str, window: float, state_dir: str, lock_timeout: float,
             lock.release()
             return result
         persist = dict(persist, sources=boot.library_sources())
-        os.makedirs(directory, mode=0o700)
         snapshot = live.owned()
-        _write_json(os.path.join(directory, "snapshot.json"), dict(snapshot.render_inputs(), prefix=wanted.prefix))
-        _write_json(os.path.join(directory, "armed.json"), {"window": window, "pid": os.getpid()})
+        try:
+            statedir.ensure_dir(state_dir, os.path.join(state_dir, "runs"))
+            os.mkdir(directory, 0o700)  # a new directory: never one made before, or planted
+            _write_json(os.path.join(directory, "snapshot.json"), dict(snapshot.render_inputs(), prefix=wanted.prefix))
+            _write_json(os.path.join(directory, "armed.json"), {"window": window, "pid": os.getpid()})
+            statedir.reserve(os.path.join(directory, "result.json"), RESULT_SIZE, _json_bytes(PENDING))
+        except StateDirError as error:
+            raise error.then(" Nothing was changed (the watchdog was not armed).") from None
+        except OSError as error:
+            raise StateDirError(f"cannot create {directory}: {statedir.describe_os_error(error)}. Nothing was changed (the watchdog was not armed).") from None
         watchdog = _spawn_watchdog(directory, window, wanted, snapshot, state_dir, persist, lock_timeout, lock.fd)
     except BaseException:
         lock.release()
@@ -218,7 +227,7 @@ def _become_daemon(directory: str, keep) -> None:
     for signum in (signal.SIGHUP, signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
         signal.signal(signum, signal.SIG_IGN)
     null = os.open(os.devnull, os.O_RDWR)
-    log = os.open(os.path.join(directory, "watchdog.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    log = statedir.open_file(os.path.join(directory, "watchdog.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND)
     os.dup2(null, 0)
     os.dup2(log, 1)
     os.dup2(log, 2)
@@ -253,10 +262,14 @@ def watch(directory, window, control_fd, wanted, snapshot, state_dir, persist, w
             outcome = dict(roll_back(snapshot, runner, wait), outcome="rolled_back", reason=reason, waited=waited)
         except Exception as error:  # noqa: BLE001 - reported through the result file
             outcome = {"outcome": "error", "reason": reason, "error": str(error), "waited": waited}
-    _write_json(os.path.join(directory, "result.json"), outcome)
-    held = Lock(state_dir, 0)
-    held.fd = lock_fd
-    held.release()
+    try:
+        write_result(directory, outcome)
+    except Exception as error:  # noqa: BLE001 - nobody to tell but the log; the lock must still go
+        os.write(2, f"palisade watchdog: writing the result failed: {error}\n".encode())
+    finally:
+        held = Lock(state_dir, 0)
+        held.fd = lock_fd
+        held.release()
     return outcome
 
 
@@ -337,6 +350,7 @@ def status(state_dir: str, run_id: str, runner=None) -> dict:
 
 
 def _existing(state_dir: str, run_id: str) -> str:
+    statedir.check(state_dir)
     directory = run_directory(state_dir, run_id)
     if not os.path.isdir(directory):
         raise RollbackError(f"no run {run_id} on this host ({directory} does not exist): it was never armed, or already collected")
@@ -345,7 +359,7 @@ def _existing(state_dir: str, run_id: str) -> str:
 
 def _request(directory: str, name: str, reason: str) -> None:
     path = os.path.join(directory, name)
-    _write_atomically(path, reason + "\n")
+    statedir.write_atomically(path, reason + "\n")
 
 
 def wait_for_result(directory: str, timeout: float) -> dict:
@@ -360,11 +374,43 @@ def wait_for_result(directory: str, timeout: float) -> dict:
 
 
 def _read_result(directory: str):
+    """The watchdog's outcome, or None while it has written none (the reserved placeholder, or a
+    write in progress)."""
     try:
-        with open(os.path.join(directory, "result.json"), encoding="utf-8") as handle:
-            return json.load(handle)
+        outcome = json.loads(statedir.read_text(os.path.join(directory, "result.json")))
     except FileNotFoundError:
         return None
+    except ValueError:
+        return None  # read while being written: asked again
+    return None if outcome == PENDING else outcome
+
+
+def write_result(directory: str, outcome: dict) -> None:
+    """Write the outcome over the space reserved before arming (no new space needed: a full disk
+    during the window does not lose it); an outcome too large for it is shortened (the restored
+    changes are counted instead of listed). Without a reservation (older runs), a new file."""
+    path = os.path.join(directory, "result.json")
+    data = _json_bytes(outcome)
+    if len(data) > RESULT_SIZE:
+        changes = outcome.get("restored_changes") or {}
+        counted = {key: len(value) for key, value in changes.items()} if isinstance(changes, dict) else {}
+        data = _json_bytes(dict(outcome, restored_changes=counted, shortened=True))
+    if len(data) > RESULT_SIZE:
+        data = _json_bytes(_shortest(outcome))
+    try:
+        statedir.overwrite(path, data)
+    except (OSError, StateDirError):
+        statedir.write_atomically(path, data.decode("utf-8"))
+
+
+def _shortest(outcome: dict) -> dict:
+    kept = {key: outcome[key] for key in ("outcome", "verified", "waited") if key in outcome}
+    kept.update({key: str(outcome[key])[:8192] for key in ("reason", "error", "persist_error") if key in outcome})
+    return dict(kept, shortened=True)
+
+
+def _json_bytes(data) -> bytes:
+    return (json.dumps(data, indent=2, sort_keys=True) + "\n").encode("utf-8")
 
 
 def _probe_dict(item) -> dict:
@@ -383,4 +429,4 @@ def describe_outcome(outcome: dict) -> str:
 
 
 def _write_json(path: str, data) -> None:
-    _write_atomically(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+    statedir.write_atomically(path, _json_bytes(data).decode("utf-8"))

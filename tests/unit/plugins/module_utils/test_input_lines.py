@@ -114,17 +114,17 @@ def test_saved_state_splits_other_tools_lines_on_newline_only():
 @pytest.mark.parametrize(
     "state_dir, shown",
     [
-        ("/var/lib/pal\nExecStart=/bin/evil", "['\\n']"),
-        ("/var/lib/pal\u2028x", "['\\u2028']"),
-        ("/var/lib/my pal", "[' ']"),
-        ("/var/lib/%h", "['%']"),
+        ("/var/lib/pal\nExecStart=/bin/evil", "'\\n='"),
+        ("/var/lib/pal\u2028x", "'\\u2028'"),
+        ("/var/lib/my pal", "' '"),
+        ("/var/lib/%h", "'%'"),
     ],
 )
 def test_boot_unit_refuses_a_state_directory_that_would_break_its_lines(state_dir, shown):
     with pytest.raises(PalisadeError) as raised:
         boot.check_unit_path(state_dir)
     assert str(raised.value) == (
-        f"state directory {state_dir!r} cannot be written into the boot restore's unit and launcher: it contains {shown}"
-        " (allowed: printable ASCII without spaces, quotes, backslashes or '%')"
+        f"Refusing the state directory {state_dir!r}: it contains {shown}; allowed are only the characters A-Z a-z 0-9 / . _ -."
+        " Nothing was changed."
     )
     boot.check_unit_path("/var/lib/palisade-firewall")

@@ -14,6 +14,7 @@ import time
 
 import palisade_fakes
 
+from ansible_collections.palisade.firewall.plugins.module_utils._palisade import rollback
 from ansible_collections.palisade.firewall.plugins.module_utils._palisade.rollback import arm, wait_for_result
 from ansible_collections.palisade.firewall.plugins.module_utils._palisade.state import parse_wanted
 
@@ -35,7 +36,8 @@ def test_the_window_starts_after_a_slow_apply(tmp_path):
     assert applied - started >= 2.0, "both families' restores ran in arm"
     assert result.extra["armed"] is True and result.extra["window_left"] == WINDOW
     directory = tmp_path / "runs" / "run-slow-apply"
-    assert not (directory / "result.json").exists(), "the watchdog must not act before the window has run"
+    assert rollback._read_result(str(directory)) is None, "the watchdog must not act before the window has run"
+    assert (directory / "result.json").stat().st_size == rollback.RESULT_SIZE  # reserved before arming
     outcome = wait_for_result(str(directory), 10)
     assert outcome["outcome"] == "rolled_back" and WINDOW <= outcome["waited"] < WINDOW + 0.5, outcome
     assert json.loads((directory / "armed.json").read_text())["window"] == WINDOW
