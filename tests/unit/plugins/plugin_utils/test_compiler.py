@@ -115,6 +115,44 @@ def test_named_and_numeric_ports_are_alternatives():
     assert result.warnings == ()
 
 
+def pg_egress(**rule):
+    return [{"name": "p", "selector": "role == 'web'", "egress": [{"action": "Allow", "destination": {"selector": "role == 'db'", "ports": ["pg"]}, **rule}]}]
+
+
+NAMED_PROTOCOLS = [
+    # (id, rule fields, protocol of the rule, members (protocol, port) for db1's address)
+    ("no protocol: each endpoint port with its own", {}, None, [(6, 5432), (17, 5433)]),
+    ("TCP by name", {"protocol": "TCP"}, 6, [(6, 5432)]),
+    ("UDP by number", {"protocol": 17}, 17, [(17, 5433)]),
+    ("SCTP: no such endpoint port", {"protocol": "SCTP"}, 132, []),
+]
+
+
+@pytest.mark.parametrize("rule, protocol, members", [c[1:] for c in NAMED_PROTOCOLS], ids=[c[0] for c in NAMED_PROTOCOLS])
+def test_named_port_set_members_carry_their_protocol(rule, protocol, members):
+    result = compiled(pg_egress(**rule), others=[("db1", NAMED)])
+    for family, address in ((4, "198.51.100.20/32"), (6, "2001:db8::20/128")):
+        (only,) = result.ruleset(family).table("filter").chain("pal-po-p").rules
+        assert only.match.protocol == protocol
+        port_set = result.ruleset(family).ipset(only.match.sets[-1].name)
+        assert port_set.members == tuple(ir.IpPortMember(ipaddress.ip_network(address), p, n) for p, n in members)
+
+
+def test_named_ports_without_protocol_exact_set_and_rule():
+    result = compiled(pg_egress(), others=[("db1", NAMED)])
+    (only,) = result.ruleset(4).table("filter").chain("pal-po-p").rules
+    port_set = result.ruleset(4).ipset(only.match.sets[1].name)
+    assert (port_set.comment, only.comment, result.warnings) == ('named ports pg/any protocol of role == "db"', "policy p egress rule 0", ())
+    assert only.match == ir.Match(sets=(ir.SetRef(only.match.sets[0].name, "dst"), ir.SetRef(port_set.name, "dst")))
+
+
+def test_a_named_port_nobody_declares_without_protocol_warns():
+    result = compiled(ingress({"action": "Allow", "source": {"notPorts": ["http"]}}), others=[("db1", NAMED)])
+    assert result.warnings == (
+        "policy p ingress rule 0: named port 'http' (any protocol) is declared by no endpoint the rule's src side matches; it matches nothing",
+    )
+
+
 def test_a_named_port_nobody_declares_warns_naming_policy_and_rule():
     policy = ingress({"action": "Allow", "protocol": "TCP", "destination": {"ports": ["http"]}})
     result = compiled(policy, others=[("db1", NAMED)])
@@ -228,3 +266,21 @@ def test_ipv6_support_false_explains_ipv6_as_untouched_and_ipv4_as_before():
     v4 = Packet(ipaddress.ip_address("203.0.113.9"), ipaddress.ip_address("198.51.100.10"), 6, src_port=40000, dst_port=80, in_interface="eth0")
     outcome = explain(result.rulesets, v4)
     assert (outcome.verdict, outcome.decided_by, outcome.note) == ("deny", "end of tier: no policy allowed ingress on web1-eth0 (default deny)", None)
+
+
+WEB_TO_DB = [
+    # (id, protocol, dst port, verdict, decided by) for a packet web1 -> db1 leaving by eth0
+    ("TCP to the TCP pg port", 6, 5432, "allow", "policy p egress rule 0"),
+    ("UDP to the UDP pg port", 17, 5433, "allow", "policy p egress rule 0"),
+    ("UDP to the TCP pg port", 17, 5432, "deny", "end of tier: no policy allowed egress on web1-eth0 (default deny)"),
+    ("SCTP to the TCP pg port", 132, 5432, "deny", "end of tier: no policy allowed egress on web1-eth0 (default deny)"),
+]
+
+
+@pytest.mark.parametrize("protocol, port, verdict, decided_by", [c[1:] for c in WEB_TO_DB], ids=[c[0] for c in WEB_TO_DB])
+def test_named_ports_without_protocol_explained(protocol, port, verdict, decided_by):
+    result = compiled(pg_egress(), others=[("db1", NAMED)])
+    for src, dst in (("198.51.100.10", "198.51.100.20"), ("2001:db8::10", "2001:db8::20")):
+        packet = Packet(ipaddress.ip_address(src), ipaddress.ip_address(dst), protocol, src_port=40000, dst_port=port, out_interface="eth0")
+        outcome = explain(result.rulesets, packet)
+        assert (outcome.verdict, outcome.decided_by) == (verdict, decided_by)
