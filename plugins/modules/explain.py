@@ -18,7 +18,7 @@ description:
     entry, a policy and rule index, the end-of-tier deny, the forward default), and the trace of
     every table, chain and rule visited.
   - An IPv6 packet on a host with C(palisade_ipv6_support=false) (FelixConfiguration C(ipv6Support))
-    is C(untouched) with an empty trace and a RV(note) saying so: the collection renders no IPv6 rules there.
+    is C(untouched) with an empty trace and a RV(note) saying so, since the collection renders no IPv6 rules there.
   - Runs on the controller only; no host is contacted.
 options:
   host:
