@@ -15,6 +15,8 @@ description:
     packet and the kernel's other rules decide), what decided it (a conntrack rule, a failsafe
     entry, a policy and rule index, the end-of-tier deny, the forward default), and the trace of
     every table, chain and rule visited.
+  - An IPv6 packet on a host with C(palisade_ipv6_support=false) (FelixConfiguration C(ipv6Support))
+    is C(untouched) with an empty trace and a RV(note) saying so, since the collection renders no IPv6 rules there.
   - Runs on the controller only; no host is contacted.
 options:
   host:
@@ -95,6 +97,11 @@ trace:
   returned: success
   type: list
   elements: dict
+note:
+  description: Why nothing was walked, when the packet's IP family is not managed on the host; otherwise null.
+  returned: success
+  type: str
+  sample: "IPv6 is not managed on this host: ipv6Support is false, so the kernel's other rules decide"
 report:
   description: The trace as readable lines.
   returned: success

@@ -148,6 +148,10 @@ class _FamilyCompiler:
     # -- assembling ---------------------------------------------------------------------
 
     def build(self) -> ir.Ruleset:
+        if self.family == 6 and not self.settings.ipv6_support:
+            # ipv6Support false, as in Felix: the host's IPv6 traffic is not the collection's. An
+            # empty owned ruleset (no chains, hooks or sets) removes what an earlier run applied.
+            return ir.Ruleset(6, (), (), (), tuple(self.warnings), managed=False)
         endpoints = self.resolution.endpoints
         if endpoints:
             self._filter_table(endpoints)

@@ -207,6 +207,9 @@ class Ruleset:
     hooks: tuple[Hook, ...]
     ipsets: tuple[IpSet, ...]
     warnings: tuple[str, ...] = field(default=())
+    # False: the collection leaves this family alone (``ipv6Support: false``); the ruleset is
+    # then empty, so applying it removes whatever owned state an earlier run left.
+    managed: bool = True
 
     def table(self, name: str) -> Table | None:
         return next((t for t in self.tables if t.name == name), None)

@@ -284,6 +284,8 @@ def _ingress_policies(compiled: CompiledHost, interface: str) -> tuple[str, tupl
 def _fate(outcome: Outcome) -> str:
     if outcome.verdict == ALLOW:
         return f"allowed by {outcome.decided_by}"
+    if outcome.note is not None:
+        return f"untouched ({outcome.note})"
     return "untouched (no rule of the collection decides it)"
 
 

@@ -188,3 +188,4 @@ class Settings:
     chain_insert_mode: str = "insert"
     log_prefix: str = "palisade"
     strict_addresses: bool = False
+    ipv6_support: bool = True  # false: the host's IPv6 traffic is left alone (no owned IPv6 state)

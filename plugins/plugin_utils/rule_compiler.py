@@ -31,6 +31,7 @@ from ansible_collections.palisade.firewall.plugins.plugin_utils.selector import 
 
 MULTIPORT_SLOTS = 15
 ICMP_FAMILY = {1: 4, 58: 6}
+ENDPOINT_PORT_PROTOCOLS = {"TCP": 6, "UDP": 17, "SCTP": 132}  # an endpoint port's protocol name -> number
 
 
 @dataclass
@@ -227,8 +228,14 @@ def _positive_port_alternatives(side_name: str, side: EntityRule, rule: Rule, co
 
 
 def _named_port_refs(side_name: str, side: EntityRule, ports: tuple, rule: Rule, context: RuleContext, *, negate: bool) -> tuple[ir.SetRef, ...]:
+    """The ``hash:ip,port`` set of the named ports in ``ports``; each member carries its protocol.
+
+    With a rule protocol, only endpoint ports of that protocol count; without one (Calico allows
+    named ports alone then), every endpoint port of that name counts, with its own protocol, and
+    the rule has no ``-p``: the set lookup checks the protocol.
+    """
     names = tuple(sorted({p.name for p in ports if isinstance(p, NamedPort)}))
-    if not names or rule.protocol is None:
+    if not names:
         return ()
     protocol = rule.protocol
     endpoints = context.fleet.endpoints(side.selector) if side.selector is not None else context.fleet.fleet.endpoints
@@ -236,18 +243,21 @@ def _named_port_refs(side_name: str, side: EntityRule, ports: tuple, rule: Rule,
     found: set[str] = set()
     for endpoint in endpoints:
         for port in endpoint.ports:
-            if port.name in names and port.protocol == protocol.name:
+            number = ENDPOINT_PORT_PROTOCOLS[port.protocol]
+            if port.name in names and (protocol is None or number == protocol.number):
                 found.add(port.name)
                 for address in endpoint.addresses:
                     if address.version == context.sets.family:
-                        members.add(ir.IpPortMember(ipaddress.ip_network(address), protocol.number, port.port))  # type: ignore[arg-type]
+                        members.add(ir.IpPortMember(ipaddress.ip_network(address), number, port.port))  # type: ignore[arg-type]
+    which = "any protocol" if protocol is None else str(protocol)
     for name in names:
         if name not in found:
-            context.warn(f"named port {name!r} ({protocol}) is declared by no endpoint the rule's {side_name} side matches; it matches nothing")
+            context.warn(f"named port {name!r} ({which}) is declared by no endpoint the rule's {side_name} side matches; it matches nothing")
     selector = side.selector.canonical if side.selector is not None else "all endpoints"
-    key = f"{selector}|{protocol.number}|{','.join(names)}"
+    key = f"{selector}|{'any' if protocol is None else protocol.number}|{','.join(names)}"
     ordered = tuple(sorted(members, key=lambda m: (int(m.address.network_address), m.protocol, m.port)))
-    name = context.sets.add("p", key, "hash:ip,port", lambda: ordered, f"named ports {','.join(names)}/{protocol} of {selector}")
+    comment = f"named ports {','.join(names)}/{'any protocol' if protocol is None else protocol} of {selector}"
+    name = context.sets.add("p", key, "hash:ip,port", lambda: ordered, comment)
     return (ir.SetRef(name, side_name, negate),)  # type: ignore[arg-type]
 
 

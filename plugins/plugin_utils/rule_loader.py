@@ -4,8 +4,9 @@
 
 Private to the collection: the engine's API may change at any time.
 
-The checks follow Calico's validator, plus the collection's own decisions (a named port needs a
-protocol; ``notICMP`` needs an ICMP protocol) so that no rule reaches the compiler with a
+The checks follow Calico's validator (as of its current release: a rule without a protocol may
+use named ports, which carry their own protocol, but no numeric ones), plus the collection's own
+decisions (``notICMP`` needs an ICMP protocol) so that no rule reaches the compiler with a
 meaning the firewall cannot express.
 """
 
@@ -306,11 +307,10 @@ def _check_ports_need_protocol(rule: Rule, where: Where) -> None:
                 continue
             here = where.at(side_name, field_name)
             if rule.protocol is None:
-                # The collection's decision (semantics (j) 2): named ports need a protocol too,
-                # which is valid in every Calico release.
-                named = all(isinstance(p, NamedPort) for p in ports)
-                kind = "named ports" if named else "ports"
-                here.error(f"{kind} need the rule's protocol to be TCP, UDP or SCTP; the rule has no protocol")
+                # As Calico's validator: named ports alone need no protocol (each endpoint port
+                # brings its own); a numeric port or range does.
+                if not all(isinstance(p, NamedPort) for p in ports):
+                    here.error("ports need the rule's protocol to be TCP, UDP or SCTP; the rule has no protocol")
             elif rule.protocol.number not in PORT_PROTOCOLS:
                 here.error(f"ports need the rule's protocol to be TCP, UDP or SCTP, not {rule.protocol}")
 

@@ -17,6 +17,7 @@ from dataclasses import replace
 from typing import Any
 
 from ansible_collections.palisade.firewall.plugins.plugin_utils.errors import Where
+from ansible_collections.palisade.firewall.plugins.plugin_utils.felix_fields import FELIX_SPEC_FIELDS
 from ansible_collections.palisade.firewall.plugins.plugin_utils.fields import (
     as_int,
     canonical_fields,
@@ -47,6 +48,7 @@ SETTINGS_VARIABLES = {
     "palisade_chain_insert_mode": "chain_insert_mode",
     "palisade_log_prefix": "log_prefix",
     "palisade_strict_addresses": "strict_addresses",
+    "palisade_ipv6_support": "ipv6_support",
 }
 
 # FelixConfiguration field -> Settings field.
@@ -57,47 +59,27 @@ FELIX_FIELDS = {
     "interfacePrefix": "interface_prefixes",
     "chainInsertMode": "chain_insert_mode",
     "logPrefix": "log_prefix",
+    "ipv6Support": "ipv6_support",
 }
-
-# Felix fields that say nothing about host-endpoint policy: accepted with a warning, so a
-# FelixConfiguration exported from a cluster can be pasted as it is.
-FELIX_FIELDS_IGNORED = (
-    "logSeverityScreen",
-    "logSeverityFile",
-    "logSeveritySys",
-    "logFilePath",
-    "reportingInterval",
-    "reportingTTL",
-    "ipipEnabled",
-    "ipipMTU",
-    "vxlanEnabled",
-    "vxlanMTU",
-    "vxlanVNI",
-    "vxlanPort",
-    "wireguardEnabled",
-    "bpfEnabled",
-    "bpfLogLevel",
-    "prometheusMetricsEnabled",
-    "prometheusMetricsPort",
-    "healthEnabled",
-    "healthPort",
-    "iptablesRefreshInterval",
-    "iptablesLockTimeout",
-    "routeRefreshInterval",
-    "interfaceExclude",
-    "floatingIPs",
-    "bpfExternalServiceMode",
-    "nftablesMode",
-)
 
 # Felix fields whose behaviour the collection implements in one way only: their Calico default.
 # Accepted when they say just that (as an exported FelixConfiguration often does), refused
 # otherwise rather than silently doing something else.  Field -> (supported value, valid values).
-FELIX_FIELDS_DEFAULT_ONLY = {
+FELIX_FIELDS_DEFAULT_ONLY: dict[str, tuple[Any, tuple[Any, ...]]] = {
     "iptablesFilterAllowAction": ("Accept", ("Accept", "Return")),
     "iptablesMangleAllowAction": ("Accept", ("Accept", "Return")),
     "iptablesFilterDenyAction": ("Drop", ("Drop", "Reject")),
+    "nftablesFilterAllowAction": ("Accept", ("Accept", "Return")),
+    "nftablesMangleAllowAction": ("Accept", ("Accept", "Return")),
+    "nftablesFilterDenyAction": ("Drop", ("Drop", "Reject")),
+    # The endpoint chains always drop conntrack-invalid packets.
+    "disableConntrackInvalidCheck": (False, (False, True)),
 }
+
+# Every other real Felix field says nothing the collection's host-endpoint rules depend on
+# (logging, overlays, BPF, routing, metrics, ...): accepted with a warning naming it, so a
+# FelixConfiguration exported from a cluster can be pasted as it is.
+FELIX_FIELDS_IGNORED = tuple(sorted(FELIX_SPEC_FIELDS - set(FELIX_FIELDS) - set(FELIX_FIELDS_DEFAULT_ONLY)))
 
 _LOG_PREFIX_RE = re.compile(r"[A-Za-z0-9:/_.-]{1,27}")  # fullmatch: "$" would let a trailing newline in
 # A prefix is rendered as ``<prefix>+`` (iptables' wildcard), and IFNAMSIZ counts the '+': 14 is
@@ -126,9 +108,13 @@ def load_felix_configuration(spec: Mapping[str, Any], where: Where) -> dict[str,
             where.at(name).warn("ignored: this Felix setting has no effect on host firewalls")
     for name, (supported, valid) in FELIX_FIELDS_DEFAULT_ONLY.items():
         if fields.get(name) is not None:
-            value = _load_choice(fields[name], valid, where.at(name), case_insensitive=True)
+            if isinstance(supported, bool):
+                value = _load_bool(fields[name], where.at(name))
+            else:
+                value = _load_choice(fields[name], valid, where.at(name), case_insensitive=True)
             if value is not None and value != supported:
-                where.at(name).error(f"only {supported} (Calico's default) is supported, got {fields[name]!r}")
+                shown, given = (_yaml_bool(supported), _yaml_bool(value)) if isinstance(supported, bool) else (supported, repr(fields[name]))
+                where.at(name).error(f"only {shown} (Calico's default) is supported, got {given}")
     values: dict[str, Any] = {}
     for name, setting in FELIX_FIELDS.items():
         if fields.get(name) is not None:
@@ -154,12 +140,20 @@ def _load_setting(setting: str, value: Any, where: Where, *, felix: bool) -> Any
         return _load_choice(value, INSERT_MODES, where, case_insensitive=True)
     if setting == "interface_prefixes":
         return _load_prefixes(value, where, comma_string=felix)
-    if setting == "strict_addresses":
-        if isinstance(value, bool):
-            return value
-        where.error(f"expected true or false, got {type_name(value)} {value!r}")
-        return None
+    if setting in ("strict_addresses", "ipv6_support"):
+        return _load_bool(value, where)
     return _load_log_prefix(value, where)
+
+
+def _yaml_bool(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def _load_bool(value: Any, where: Where) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    where.error(f"expected true or false, got {type_name(value)} {value!r}")
+    return None
 
 
 def _load_log_prefix(value: Any, where: Where) -> str | None:

@@ -269,6 +269,10 @@ class Outcome:
     decided_at: Step | None
     trace: tuple[Step, ...]
     stages: tuple[Stage, ...]
+    note: str | None = None  # why nothing was walked, for a family the collection leaves alone
+
+
+UNMANAGED_NOTE = "IPv{family} is not managed on this host: ipv6Support is false, so the kernel's other rules decide"
 
 
 @dataclass
@@ -309,6 +313,8 @@ def simulate(ruleset: ir.Ruleset, packet: Packet) -> Outcome:
     """Walk ``packet`` through the tables on its path and return its fate with a trace."""
     if packet.family != ruleset.family:
         raise ValueError(f"an IPv{packet.family} packet cannot be simulated on the IPv{ruleset.family} ruleset")
+    if not ruleset.managed:
+        return Outcome(UNTOUCHED, None, None, (), (), note=UNMANAGED_NOTE.format(family=ruleset.family))
     state = _State(packet=packet, ruleset=ruleset, ct_state=packet.ct_state)
     stages: list[Stage] = []
     for table_name, builtin in _PATHS[packet.direction]:
@@ -343,11 +349,14 @@ def outcome_to_dict(outcome: Outcome) -> dict[str, Any]:
             {"table": s.table, "chain": s.chain, "result": s.result, "decided_by": s.decided_by} for s in outcome.stages
         ],
         "trace": [_step_to_dict(step) for step in outcome.trace],
+        "note": outcome.note,
         "report": [_headline(outcome)] + [str(step) for step in outcome.trace],
     }
 
 
 def _headline(outcome: Outcome) -> str:
+    if outcome.note is not None:
+        return f"verdict: {outcome.verdict} ({outcome.note})"
     if outcome.decided_by is None:
         return f"verdict: {outcome.verdict} (no owned rule decided; the kernel's other rules do)"
     return f"verdict: {outcome.verdict}, decided by: {outcome.decided_by}"

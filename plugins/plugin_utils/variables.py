@@ -32,6 +32,7 @@ KNOWN_VARIABLES = (
     "palisade_chain_insert_mode",
     "palisade_log_prefix",
     "palisade_strict_addresses",
+    "palisade_ipv6_support",
     "palisade_rollback_timeout",
     "palisade_confirm_probes",
     "palisade_persist",

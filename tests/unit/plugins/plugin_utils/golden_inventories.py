@@ -162,10 +162,49 @@ def no_endpoints() -> dict[str, Any]:
     return _fleet("plain-1", {"plain-1": {"vars": {"ansible_host": "198.51.100.50"}}}, {"palisade_policies": WEB_POLICIES})
 
 
+def named_ports_any_protocol() -> dict[str, Any]:
+    """Named ports in rules without a protocol: each set member carries its endpoint port's protocol."""
+    policies = [
+        {
+            "name": "dns-clients",
+            "selector": "role == 'client'",
+            "egress": [{"action": "Allow", "destination": {"selector": "role == 'dns'", "ports": ["dns"]}}],
+            "ingress": [{"action": "Deny", "source": {"notPorts": ["dns"]}, "destination": {"nets": ["198.51.100.0/24"]}}],
+        }
+    ]
+    dns_port = [{"name": "dns", "protocol": "UDP", "port": 53}, {"name": "dns", "protocol": "TCP", "port": 53}]
+    hosts = {
+        "client-1": {
+            "vars": {
+                "palisade_labels": {"role": "client"},
+                "palisade_host_endpoints": [{"interfaceName": "eth0", "expectedIPs": ["198.51.100.60", "2001:db8::60"]}],
+            }
+        },
+        "dns-1": {
+            "vars": {
+                "palisade_labels": {"role": "dns"},
+                "palisade_host_endpoints": [{"interfaceName": "eth0", "expectedIPs": ["198.51.100.53", "2001:db8::53"], "ports": dns_port}],
+            }
+        },
+    }
+    return _fleet("client-1", hosts, {"palisade_policies": policies})
+
+
+def ipv6_disabled() -> dict[str, Any]:
+    """ipv6Support false: the IPv6 file owns nothing, the IPv4 one is as usual."""
+    felix = {"apiVersion": "projectcalico.org/v3", "kind": "FelixConfiguration", "metadata": {"name": "default"}, "spec": {"ipv6Support": False}}
+    policies = [{"name": "v4-web", "selector": "role == 'web'", "ingress": [{"action": "Allow", "protocol": "TCP", "source": {"selector": "role == 'web'"}}]}]
+    endpoints = [{"interfaceName": "eth0", "expectedIPs": ["198.51.100.70", "2001:db8::70"]}]
+    host = {"vars": {"palisade_labels": {"role": "web"}, "palisade_host_endpoints": endpoints}}
+    return _fleet("v4only-1", {"v4only-1": host}, {"palisade_policies": policies, "palisade_resources": [felix]})
+
+
 INVENTORIES = [
     ("seed-protect-hosts", seed_protect_hosts),
     ("inventory-web-features", web_features),
     ("inventory-router-forwarding", router_forwarding),
     ("inventory-wildcard-append", wildcard_append),
     ("inventory-no-endpoints", no_endpoints),
+    ("inventory-named-ports-any-protocol", named_ports_any_protocol),
+    ("inventory-ipv6-disabled", ipv6_disabled),
 ]

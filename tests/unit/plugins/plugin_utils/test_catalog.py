@@ -232,8 +232,9 @@ MANIFEST_ERRORS = [
         manifest("FelixConfiguration", "default", {"chainInsert": "Append"}),
         [
             f"{DOC1} (FelixConfiguration default): spec.chainInsert: unknown field; did you mean 'chainInsertMode'? (expected one of: chainInsertMode, "
-            "defaultEndpointToHostAction, failsafeInboundHostPorts, failsafeOutboundHostPorts, interfacePrefix, iptablesFilterAllowAction, "
-            "iptablesFilterDenyAction, iptablesMangleAllowAction, logPrefix)"
+            "defaultEndpointToHostAction, disableConntrackInvalidCheck, failsafeInboundHostPorts, failsafeOutboundHostPorts, interfacePrefix, "
+            "iptablesFilterAllowAction, iptablesFilterDenyAction, iptablesMangleAllowAction, ipv6Support, logPrefix, nftablesFilterAllowAction, "
+            "nftablesFilterDenyAction, nftablesMangleAllowAction)"
         ],
     ),
 ]

@@ -70,7 +70,36 @@ NAMED_AND_WILDCARD = (
     {"interfaceName": "*", "labels": {"zone": "public"}},
 )
 
+NO_IPV6 = {"palisade_ipv6_support": False}
+
 CASES = [
+    (
+        "IPv6 not managed: an IPv6 connection is untouched",
+        {"policies": [HTTPS_ONLY], **NO_FAILSAFE, **NO_IPV6},
+        ssh(CONTROLLER6, WEB6),
+        False,
+        "untouched",
+        None,
+        ["eth0"],
+    ),
+    (
+        "IPv6 not managed, interface unknown",
+        {"policies": [HTTPS_ONLY], **NO_FAILSAFE, **NO_IPV6},
+        ssh(CONTROLLER6, WEB6, interface=None),
+        False,
+        "untouched",
+        None,
+        ["eth0"],
+    ),
+    (
+        "IPv6 not managed: IPv4 is still checked",
+        {"policies": [HTTPS_ONLY], **NO_FAILSAFE, **NO_IPV6},
+        ssh(),
+        True,
+        "deny",
+        "end of tier: no policy allowed ingress on web1-eth0 (default deny)",
+        ["eth0"],
+    ),
     # (id, compile kwargs, connection, blocked, verdict, decided_by, interfaces checked)
     ("default failsafe keeps 22 open", {"policies": [HTTPS_ONLY]}, ssh(), False, "allow", "failsafe inbound tcp 22", ["eth0"]),
     ("default failsafe beats a policy denying 22", {"policies": [LOCK_DOWN]}, ssh(), False, "allow", "failsafe inbound tcp 22", ["eth0"]),
@@ -213,6 +242,13 @@ def test_unknown_interface_refusal_names_the_candidates_and_the_stand_in():
 
 
 SUMMARIES = [
+    (
+        "IPv6 not managed",
+        {"policies": [HTTPS_ONLY], **NO_FAILSAFE, **NO_IPV6},
+        ssh(CONTROLLER6, WEB6),
+        "safe: TCP 2001:db8::1 -> 2001:db8::10 port 22 arriving on eth0 (from SSH_CONNECTION) is untouched "
+        "(IPv6 is not managed on this host: ipv6Support is false, so the kernel's other rules decide)",
+    ),
     (
         "known interface",
         {"policies": [HTTPS_ONLY]},

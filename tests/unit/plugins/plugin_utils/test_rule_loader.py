@@ -218,12 +218,7 @@ PORTS_NEED_PROTOCOL = [
         [f"rule: destination.ports: {PORT_PROTOCOLS}; the rule has no protocol"],
     ),
     ("range without protocol", allow(source={"ports": ["1:1024"]}), [f"rule: source.ports: {PORT_PROTOCOLS}; the rule has no protocol"]),
-    # The collection's choice ((j) 2): named ports need a protocol as well.
-    (
-        "named without protocol",
-        allow(destination={"ports": ["http"]}),
-        [f"rule: destination.ports: named {PORT_PROTOCOLS}; the rule has no protocol"],
-    ),
+    # As Calico's validator: only numeric ports need a protocol, also when named ports are beside them.
     (
         "named and numeric without protocol",
         allow(destination={"ports": ["http", 80]}),
@@ -263,6 +258,23 @@ PORTS_NEED_PROTOCOL = [
 @pytest.mark.parametrize(("rule", "expected"), params(PORTS_NEED_PROTOCOL))
 def test_ports_need_a_port_protocol(rule, expected):
     assert problems_of(rule) == expected
+
+
+NAMED_WITHOUT_PROTOCOL = [
+    ("named destination port", allow(destination={"ports": ["http"]}), ("destination", "ports", (NamedPort("http"),))),
+    ("named source ports", allow(source={"ports": ["dns", "ntp"]}), ("source", "ports", (NamedPort("dns"), NamedPort("ntp")))),
+    ("named notPorts", allow(destination={"notPorts": ["metrics"]}), ("destination", "not_ports", (NamedPort("metrics"),))),
+    ("with notProtocol", allow(notProtocol="UDP", destination={"ports": ["http"]}), ("destination", "ports", (NamedPort("http"),))),
+]
+
+
+@pytest.mark.parametrize(("rule", "expected"), params(NAMED_WITHOUT_PROTOCOL))
+def test_named_ports_alone_need_no_protocol(rule, expected):
+    loaded, problems = load(rule)
+    side, field_name, ports = expected
+    assert problems == []
+    assert loaded.protocol is None
+    assert getattr(getattr(loaded, side), field_name) == ports
 
 
 @pytest.mark.parametrize("protocol", ["TCP", "UDP", "SCTP", 6, 17, 132, "17"])

@@ -10,8 +10,12 @@ import pytest
 
 from ansible_collections.palisade.firewall.plugins.plugin_utils.errors import Problems, Where
 from ansible_collections.palisade.firewall.plugins.plugin_utils.resources import FailsafePort, Settings
+from ansible_collections.palisade.firewall.plugins.plugin_utils.felix_fields import FELIX_SPEC_FIELDS
+from ansible_collections.palisade.firewall.plugins.plugin_utils.settings_loader import FELIX_FIELDS as FELIX_FIELDS_TABLE
 from ansible_collections.palisade.firewall.plugins.plugin_utils.settings_loader import (
     DEFAULT_SETTINGS,
+    FELIX_FIELDS_DEFAULT_ONLY,
+    FELIX_FIELDS_IGNORED,
     build_settings,
     load_felix_configuration,
     load_settings_variables,
@@ -19,8 +23,9 @@ from ansible_collections.palisade.firewall.plugins.plugin_utils.settings_loader 
 
 INBOUND = "palisade_failsafe_inbound_host_ports"
 FELIX_FIELDS = (
-    "(expected one of: chainInsertMode, defaultEndpointToHostAction, failsafeInboundHostPorts, failsafeOutboundHostPorts, "
-    "interfacePrefix, iptablesFilterAllowAction, iptablesFilterDenyAction, iptablesMangleAllowAction, logPrefix)"
+    "(expected one of: chainInsertMode, defaultEndpointToHostAction, disableConntrackInvalidCheck, failsafeInboundHostPorts, "
+    "failsafeOutboundHostPorts, interfacePrefix, iptablesFilterAllowAction, iptablesFilterDenyAction, iptablesMangleAllowAction, "
+    "ipv6Support, logPrefix, nftablesFilterAllowAction, nftablesFilterDenyAction, nftablesMangleAllowAction)"
 )
 LOG_PREFIX = "expected 1-27 characters of letters, digits, ':', '/', '_', '.' and '-'"
 PREFIX = "expected an interface name prefix (1-14 of letters, digits, '_', '.', '-')"
@@ -161,6 +166,8 @@ VARIABLES_OK = [
     ("log prefix", {"palisade_log_prefix": "fw:drop/v4_x.y-z"}, {"log_prefix": "fw:drop/v4_x.y-z"}),
     ("log prefix of 27", {"palisade_log_prefix": "p" * 27}, {"log_prefix": "p" * 27}),
     ("strict addresses", {"palisade_strict_addresses": True}, {"strict_addresses": True}),
+    ("IPv6 support off", {"palisade_ipv6_support": False}, {"ipv6_support": False}),
+    ("IPv6 support on", {"palisade_ipv6_support": True}, {"ipv6_support": True}),
     ("null means unset", {"palisade_log_prefix": None}, {}),
 ]
 
@@ -214,6 +221,11 @@ VARIABLE_ERRORS = [
         {"palisade_strict_addresses": "yes"},
         ["host h1: palisade_strict_addresses: expected true or false, got a string 'yes'"],
     ),
+    (
+        "IPv6 support a string",
+        {"palisade_ipv6_support": "false"},
+        ["host h1: palisade_ipv6_support: expected true or false, got a string 'false'"],
+    ),
 ]
 
 
@@ -261,6 +273,14 @@ FELIX_OK = [
         {"iptablesFilterAllowAction": "Accept", "iptablesMangleAllowAction": "ACCEPT", "iptablesFilterDenyAction": "Drop"},
         {},
     ),
+    (
+        "nftables default-only fields at their default",
+        {"nftablesFilterAllowAction": "Accept", "nftablesMangleAllowAction": "accept", "nftablesFilterDenyAction": "DROP"},
+        {},
+    ),
+    ("conntrack invalid check kept", {"disableConntrackInvalidCheck": False}, {}),
+    ("ipv6Support false", {"ipv6Support": False}, {"ipv6_support": False}),
+    ("ipv6_support alias", {"ipv6_support": True}, {"ipv6_support": True}),
     ("empty spec", {}, {}),
 ]
 
@@ -276,10 +296,24 @@ FELIX_ERRORS = [
         {"failsafeInboundHostPort": []},
         [f"fc: spec.failsafeInboundHostPort: unknown field; did you mean 'failsafeInboundHostPorts'? {FELIX_FIELDS}"],
     ),
+    # Not a FelixConfiguration field in any Calico release.
+    ("unknown field", {"hostFirewallMode": True}, [f"fc: spec.hostFirewallMode: unknown field {FELIX_FIELDS}"]),
+    ("unknown field, wrong case", {"ipv6support": False}, [f"fc: spec.ipv6support: unknown field; did you mean 'ipv6Support'? {FELIX_FIELDS}"]),
+    ("ipv6Support a string", {"ipv6Support": "false"}, ["fc: spec.ipv6Support: expected true or false, got a string 'false'"]),
     (
-        "unknown field",
-        {"bpfKubeProxyIptablesCleanupEnabled": True},
-        [f"fc: spec.bpfKubeProxyIptablesCleanupEnabled: unknown field {FELIX_FIELDS}"],
+        "conntrack invalid check disabled is not supported",
+        {"disableConntrackInvalidCheck": True},
+        ["fc: spec.disableConntrackInvalidCheck: only false (Calico's default) is supported, got true"],
+    ),
+    (
+        "conntrack invalid check not a boolean",
+        {"disableConntrackInvalidCheck": "no"},
+        ["fc: spec.disableConntrackInvalidCheck: expected true or false, got a string 'no'"],
+    ),
+    (
+        "nftables deny action Reject is not supported",
+        {"nftablesFilterDenyAction": "Reject"},
+        ["fc: spec.nftablesFilterDenyAction: only Drop (Calico's default) is supported, got 'Reject'"],
     ),
     (
         "bad action",
@@ -325,6 +359,32 @@ def test_felix_fields_without_effect_are_a_warning():
         "fc: spec.logSeverityScreen: ignored: this Felix setting has no effect on host firewalls",
         "fc: spec.ipip_enabled: ignored: this Felix setting has no effect on host firewalls",
     ]
+
+
+IGNORED = "ignored: this Felix setting has no effect on host firewalls"
+FELIX_WARNINGS = [
+    ("BPF field", {"bpfKubeProxyIptablesCleanupEnabled": True}, [f"fc: spec.bpfKubeProxyIptablesCleanupEnabled: {IGNORED}"]),
+    ("WireGuard field, snake_case", {"wireguard_mtu": 1420}, [f"fc: spec.wireguard_mtu: {IGNORED}"]),
+    ("field of older releases", {"iptablesLockTimeout": "10s"}, [f"fc: spec.iptablesLockTimeout: {IGNORED}"]),
+    (
+        "exported configuration",
+        {"ipv6Support": False, "routeRefreshInterval": "90s", "reportingInterval": "0s", "vxlanVNI": 4096, "featureGates": ""},
+        [f"fc: spec.{name}: {IGNORED}" for name in ("routeRefreshInterval", "reportingInterval", "vxlanVNI", "featureGates")],
+    ),
+]
+
+
+@pytest.mark.parametrize(("spec", "expected"), params(FELIX_WARNINGS))
+def test_felix_fields_without_effect_name_the_field(spec, expected):
+    assert felix(spec)[1:] == ([], expected)
+
+
+def test_every_felix_spec_field_is_known():
+    """Every field of the table loads: implemented, default-only or ignored with a warning."""
+    for name in sorted(FELIX_SPEC_FIELDS):
+        assert name in FELIX_FIELDS_TABLE or name in FELIX_FIELDS_DEFAULT_ONLY or name in FELIX_FIELDS_IGNORED, name
+    assert len(FELIX_FIELDS_IGNORED) == len(FELIX_SPEC_FIELDS) - len(FELIX_FIELDS_TABLE) - len(FELIX_FIELDS_DEFAULT_ONLY)
+    assert {"ipipEnabled", "bpfEnabled", "nftablesMode", "floatingIPs", "interfaceExclude"} <= set(FELIX_FIELDS_IGNORED)
 
 
 # --- precedence ------------------------------------------------------------------------------

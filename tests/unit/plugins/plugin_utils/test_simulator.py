@@ -17,6 +17,7 @@ import pytest
 from ansible_collections.palisade.firewall.plugins.plugin_utils import ir
 from ansible_collections.palisade.firewall.plugins.plugin_utils.simulator import (
     MAX_DEPTH,
+    Outcome,
     Packet,
     SimulationError,
     Step,
@@ -1172,6 +1173,7 @@ def test_outcome_to_dict():
             "filter a: fell off",
             "filter top #1: accept -- a marked it",
         ],
+        "note": None,
     }
     assert json.loads(json.dumps(data)) == data
 
@@ -1181,3 +1183,11 @@ def test_outcome_to_dict_untouched():
     assert (data["verdict"], data["decided_by"], data["decided_at"]) == ("untouched", None, None)
     assert [s["result"] for s in data["stages"]] == ["continue", "continue", "continue"]
     assert data["report"][-1] == "filter INPUT #0: returned pal-INPUT -- hook INPUT -> pal-INPUT (insert)"
+
+
+def test_an_unmanaged_ruleset_leaves_every_packet_untouched_with_a_note():
+    unmanaged = ir.Ruleset(6, (), (), (), managed=False)
+    outcome = simulate(unmanaged, packet(src=V6_SRC, dst=V6_DST))
+    assert outcome == Outcome(
+        "untouched", None, None, (), (), note="IPv6 is not managed on this host: ipv6Support is false, so the kernel's other rules decide"
+    )
