@@ -27,25 +27,24 @@ SCAN_LIMIT = 5000  # cases of the fixed seed looked at to find the sample
 
 
 def sample() -> list:
-    """``[(case number, host, files)]``: the first SAMPLE accepted cases with files not seen
-    before, one host each, taking the hosts in turn."""
-    found: list = []
+    """``[(case number, host, files)]``: the first accepted cases with files not seen before, one
+    host each, half of them with escaped hostile text (``<U+XXXX>``) in a comment."""
+    buckets: dict = {True: [], False: []}
     seen = set()
     for number in range(SCAN_LIMIT):
         outcome, rendered = fuzz_engine.run_case(fuzz_engine.FIXED_SEED, number)
         if outcome != "accepted":
             continue
-        hosts = sorted(rendered)
-        host = hosts[len(found) % len(hosts)]
-        files, _hooks = rendered[host]
-        key = tuple(sorted(files.items()))
-        if key in seen:
-            continue
-        seen.add(key)
-        found.append((number, host, files))
-        if len(found) == SAMPLE:
+        for host, (files, _hooks) in sorted(rendered.items()):
+            key = tuple(sorted(files.items()))
+            bucket = buckets["<U+" in "".join(files.values())]
+            if key not in seen and len(bucket) < SAMPLE // 2:
+                seen.add(key)
+                bucket.append((number, host, files))
+                break
+        if sum(len(bucket) for bucket in buckets.values()) == SAMPLE:
             break
-    return found
+    return buckets[True] + buckets[False]
 
 
 @pytest.fixture(scope="module")
