@@ -229,8 +229,11 @@ def mutate_document(rng: random.Random, document: Any) -> None:
     if not places:
         return
     container, key = rng.choice(places)
-    operation = rng.randrange(6)
+    operation = rng.randrange(7)
     current = container[key]
+    if operation == 6 and isinstance(container, dict):
+        container[rng.choice((_odd_string(rng, 8), 1, None, True, (1, 2), key.upper() if isinstance(key, str) else "x"))] = container.pop(key)
+        return
     if operation == 0:
         container[key] = weird_value(rng)
     elif operation == 1:
@@ -338,6 +341,11 @@ def base_hosts(rng: random.Random) -> dict:
                 ],
                 "palisade_interface_prefixes": ["cali", "tap"],
                 "ansible_host": "198.51.100.20",
+                "ansible_facts": {
+                    "eth9": {"ipv4": {"address": "10.9.9.9"}, "ipv4_secondaries": [{"address": "10.9.9.10"}],
+                             "ipv6": [{"address": "2001:db8:9::9"}, {"address": "fe80::9%eth9"}]},
+                    "all_ipv4_addresses": ["10.9.9.9", "127.0.0.1"], "all_ipv6_addresses": ["2001:db8:9::9"],
+                },
             },
         },
         "adm": {
