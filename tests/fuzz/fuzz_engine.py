@@ -173,7 +173,7 @@ BAD_PROTOCOLS = ("tcp", "TCP", 0, 256, "ICMPv6", 6, "6", -6, 1.0, "icmp", "UDPLi
 
 
 def weird_value(rng: random.Random) -> Any:
-    pick = rng.randrange(14)
+    pick = rng.randrange(15)
     if pick == 0:
         return rng.choice((None, True, False))
     if pick == 1:
@@ -200,7 +200,16 @@ def weird_value(rng: random.Random) -> Any:
         return rng.choice(BAD_PORTS)
     if pick == 12:
         return rng.choice(BAD_PROTOCOLS)
-    return fuzz_selector(rng)
+    if pick == 13:
+        return fuzz_selector(rng)
+    return _big_list(rng)
+
+
+def _big_list(rng: random.Random) -> list:
+    """Near and past the limits: up to 300 nets (256 allowed), up to 60 ports (50 allowed)."""
+    if rng.random() < 0.5:
+        return [f"10.{index // 256}.{index % 256}.0/24" if index % 7 else f"2001:db8:{index:x}::/48" for index in range(rng.randint(1, 300))]
+    return [rng.choice((index + 1, f"{index * 10 + 1}:{index * 10 + 5}", f"p{index}")) for index in range(rng.randint(1, 60))]
 
 
 EXTRA_FIELDS = ("destinaton", "source", "nets", "notNets", "ports", "selector", "name", "labels", "order", "types", "action", "protocol",
