@@ -10,7 +10,7 @@ export PYTHONPATH := $(COLLECTIONS)
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export ANSIBLE_NOCOLOR := 1
 
-.PHONY: system-packages setup test unit kernel docs package playbooks matrix host-python lint sanity demo bench clean lab-up lab-down labtest integration molecule
+.PHONY: system-packages setup test unit fuzz kernel docs package playbooks matrix host-python lint sanity demo bench clean lab-up lab-down labtest integration molecule
 
 ## system packages (apt, as root) when a tool is missing: tests/setup/system_packages.sh
 system-packages:
@@ -31,10 +31,14 @@ $(LINK):
 setup: system-packages $(BIN)/.installed $(LINK)
 
 ## everything CI checks
-test: setup unit docs package playbooks matrix host-python lint sanity kernel labtest integration molecule
+test: setup unit fuzz docs package playbooks matrix host-python lint sanity kernel labtest integration molecule
 
 unit: setup
 	$(BIN)/python -m pytest tests/unit tests/setup
+
+## generated and mutated inventories through the whole engine (fixed seed + one random seed, printed)
+fuzz: setup
+	$(BIN)/python -m pytest tests/fuzz
 
 ## the kernel's own tools accept every golden file (root: throwaway network namespaces)
 kernel: setup

@@ -42,7 +42,7 @@ def endpoint_addresses(endpoint: HostEndpoint, host_vars: Mapping[str, Any]) -> 
 
 def _facts_addresses(facts: Mapping[str, Any], interface: str) -> set[IPAddress]:
     if interface == "*":
-        return _usable(list(facts.get("all_ipv4_addresses") or []) + list(facts.get("all_ipv6_addresses") or []))
+        return _usable([*_fact_list(facts, "all_ipv4_addresses"), *_fact_list(facts, "all_ipv6_addresses")])
     # Ansible stores interface facts under the name with '-', '.' and ':' turned into '_'.
     key = interface.replace("-", "_").replace(".", "_").replace(":", "_")
     info = facts.get(key)
@@ -52,13 +52,20 @@ def _facts_addresses(facts: Mapping[str, Any], interface: str) -> set[IPAddress]
     ipv4 = info.get("ipv4")
     if isinstance(ipv4, Mapping):
         texts.append(ipv4.get("address"))
-    for extra in info.get("ipv4_secondaries") or []:
+    for extra in _fact_list(info, "ipv4_secondaries"):
         if isinstance(extra, Mapping):
             texts.append(extra.get("address"))
-    for entry in info.get("ipv6") or []:
+    for entry in _fact_list(info, "ipv6"):
         if isinstance(entry, Mapping):
             texts.append(entry.get("address"))
     return _usable(texts)
+
+
+def _fact_list(facts: Mapping[str, Any], key: str) -> list[Any]:
+    """A list fact, or nothing when it is absent or not a list (hand-written or stale cached
+    facts): such a fact gives no addresses, as a non-mapping interface fact gives none."""
+    value = facts.get(key)
+    return list(value) if isinstance(value, (list, tuple)) else []
 
 
 def _usable(texts: Iterable[Any]) -> set[IPAddress]:

@@ -14,6 +14,7 @@ problems.
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -24,9 +25,12 @@ from ansible_collections.palisade.firewall.plugins.plugin_utils.names import che
 _MISSING = object()
 
 
+@functools.lru_cache(maxsize=4096)
 def snake_case(name: str) -> str:
     """``interfaceName`` -> ``interface_name``; ``expectedIPs`` -> ``expected_ips``;
-    ``notICMP`` -> ``not_icmp``; ``preDNAT`` -> ``pre_dnat``."""
+    ``notICMP`` -> ``not_icmp``; ``preDNAT`` -> ``pre_dnat``.
+
+    Cached: every mapping a loader reads converts the same few field names again."""
     words = re.findall(r"[A-Z]{2,}s(?=[A-Z]|$)|[A-Z]+(?=[A-Z][a-z]|$)|[A-Z]?[a-z0-9]+|[A-Z]+", name)
     return "_".join(word.lower() for word in words)
 

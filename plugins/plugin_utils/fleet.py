@@ -176,6 +176,9 @@ def _check_felix_names(catalog: Catalog, names: set[str], problems: Problems) ->
 
 def _load_host(host: HostInput, catalog: Catalog, problems: Problems) -> Host:
     where = Where(f"host {host.name}", problems)
+    if any(not isinstance(name, str) for name in host.variables):
+        # Ansible's variable names are strings; any other key cannot name a palisade_ variable.
+        host = replace(host, variables={name: value for name, value in host.variables.items() if isinstance(name, str)})
     host = _without_deep_variables(host, where)
     check_variable_names([*host.variables, *host.other_names], where)
     if scoped_ip_problem(host.variables.get("ansible_host")):

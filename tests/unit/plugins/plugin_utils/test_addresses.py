@@ -51,6 +51,14 @@ CASES = [
     ("ansible_host is a DNS name: unknown", endpoint(), {"ansible_host": "web1.example.com"}, [], "unknown"),
     ("nothing known", endpoint(), {}, [], "unknown"),
     ("facts not a mapping are ignored", endpoint(), {"ansible_facts": "junk", "ansible_host": "198.51.100.7"}, ["198.51.100.7"], "ansible_host"),
+    # facts of the wrong shape (hand-written or stale cache) give no addresses instead of a crash
+    ("ipv4_secondaries not a list", endpoint(), {"ansible_facts": {"eth0": {"ipv4": {"address": "198.51.100.11"}, "ipv4_secondaries": 5}}},
+     ["198.51.100.11"], "facts"),
+    ("ipv6 not a list", endpoint(), {"ansible_facts": {"eth0": {"ipv6": True}}, "ansible_host": "198.51.100.7"}, ["198.51.100.7"], "ansible_host"),
+    ("ipv6 a string", endpoint(), {"ansible_facts": {"eth0": {"ipv6": "2001:db8::11"}}}, [], "unknown"),
+    ("all_ipv4_addresses not a list", endpoint("*"), {"ansible_facts": {"all_ipv4_addresses": 7, "all_ipv6_addresses": ["2001:db8::11"]}},
+     ["2001:db8::11"], "facts"),
+    ("all_ipv6_addresses a mapping", endpoint("*"), {"ansible_facts": {"all_ipv6_addresses": {"2001:db8::11": 1}}}, [], "unknown"),
     (
         "expectedIPs sorted v4 first, deduplicated",
         endpoint(expected=["2001:db8::2", "198.51.100.9", "198.51.100.3", "198.51.100.9"]),

@@ -209,6 +209,21 @@ def test_misspelled_variables(variables, expected):
     assert errors_of(fleet_of(("h1", [], variables))) == expected
 
 
+NON_STRING_NAMES = [
+    ("an integer", 1),
+    ("None", None),
+    ("a boolean", True),
+    ("a tuple", ("palisade_labels", "x")),
+]
+
+
+@pytest.mark.parametrize("name", [c[1] for c in NON_STRING_NAMES], ids=[c[0] for c in NON_STRING_NAMES])
+def test_variable_names_that_are_not_strings_are_left_out(name):
+    variables = {name: {"role": "db"}, "palisade_labels": {"role": "web"}, "palisade_label": {}}
+    assert errors_of(fleet_of(("h1", [], variables))) == ["host h1: palisade_label: unknown variable; did you mean 'palisade_labels'?"]
+    assert load_fleet(fleet_of(("h1", [], {name: 1, "palisade_labels": {"role": "web"}}))).hosts["h1"].labels["role"] == "web"
+
+
 def test_unrelated_palisade_variables_are_left_alone():
     fleet = load_fleet(fleet_of(("h1", [], {"palisade_resolution": {"hosts": {}}, "palisade_labels__web": {"role": "web"}})))
     assert fleet.hosts["h1"].labels["role"] == "web"
