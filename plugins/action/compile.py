@@ -12,6 +12,7 @@ from typing import Any
 
 from ansible_collections.palisade.firewall.plugins.plugin_utils.compiled_output import compiled_host_to_dict
 from ansible_collections.palisade.firewall.plugins.plugin_utils.compiler import CompiledHost, Compiler
+from ansible_collections.palisade.firewall.plugins.modules.compile import ARGUMENT_SPEC
 from ansible_collections.palisade.firewall.plugins.plugin_utils.fleet_action import FleetAction, requested_hosts
 from ansible_collections.palisade.firewall.plugins.plugin_utils.fleet_index import FleetIndex
 from ansible_collections.palisade.firewall.plugins.plugin_utils.lockout import check_lockout, connection_from_facts
@@ -21,10 +22,7 @@ MANAGEMENT_VAR = "palisade_management"
 
 
 class ActionModule(FleetAction):
-    ARGUMENT_SPEC = {
-        "hosts": {"type": "list", "elements": "str"},
-        "lockout_check": {"type": "bool", "default": False},
-    }
+    ARGUMENT_SPEC = ARGUMENT_SPEC
 
     def work(self, fleet, args, task_vars):
         compiler = Compiler(FleetIndex(fleet))

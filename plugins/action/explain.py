@@ -7,26 +7,13 @@ Thin on purpose: read the inventory, compile the host with the engine, simulate,
 
 from __future__ import annotations
 
+from ansible_collections.palisade.firewall.plugins.modules.explain import ARGUMENT_SPEC
 from ansible_collections.palisade.firewall.plugins.plugin_utils.compiler import compile_host
 from ansible_collections.palisade.firewall.plugins.plugin_utils.errors import PalisadeError
 from ansible_collections.palisade.firewall.plugins.plugin_utils.explain_request import build_packet
 from ansible_collections.palisade.firewall.plugins.plugin_utils.fleet_action import FleetAction
 from ansible_collections.palisade.firewall.plugins.plugin_utils.fleet_index import FleetIndex
 from ansible_collections.palisade.firewall.plugins.plugin_utils.simulator import explain, outcome_to_dict
-
-ARGUMENT_SPEC = {
-    "host": {"type": "str", "required": True},
-    "in_interface": {"type": "str"},
-    "out_interface": {"type": "str"},
-    "src": {"type": "str", "required": True},
-    "dst": {"type": "str", "required": True},
-    "protocol": {"type": "str", "required": True},
-    "src_port": {"type": "int"},
-    "dst_port": {"type": "int"},
-    "icmp_type": {"type": "int"},
-    "icmp_code": {"type": "int"},
-    "ct_state": {"type": "str", "default": "NEW", "choices": ["NEW", "ESTABLISHED", "RELATED", "INVALID"]},
-}
 
 
 class ActionModule(FleetAction):

@@ -7,13 +7,14 @@ Thin on purpose: read the inventory, call the engine, translate errors. No host 
 
 from __future__ import annotations
 
+from ansible_collections.palisade.firewall.plugins.modules.resolve import ARGUMENT_SPEC
 from ansible_collections.palisade.firewall.plugins.plugin_utils.fleet_action import FleetAction, requested_hosts
 from ansible_collections.palisade.firewall.plugins.plugin_utils.fleet_index import FleetIndex
 from ansible_collections.palisade.firewall.plugins.plugin_utils.resolution import Resolver, resolution_to_dict
 
 
 class ActionModule(FleetAction):
-    ARGUMENT_SPEC = {"hosts": {"type": "list", "elements": "str"}}
+    ARGUMENT_SPEC = ARGUMENT_SPEC
 
     def work(self, fleet, args, task_vars):
         wanted = requested_hosts(fleet, args, task_vars)

@@ -145,7 +145,7 @@ problems:
 from ansible.module_utils.basic import AnsibleModule
 
 
-# The options of the action plugin (plugins/action/compile.py); the stub only refuses to run on a host.
+# The options, shared with the action plugin (plugins/action/compile.py), which validates them.
 ARGUMENT_SPEC = {"hosts": {"type": "list", "elements": "str"}, "lockout_check": {"type": "bool", "default": False}}
 
 

@@ -112,7 +112,7 @@ report:
 from ansible.module_utils.basic import AnsibleModule
 
 
-# The options of the action plugin (plugins/action/explain.py); the stub only refuses to run on a host.
+# The options, shared with the action plugin (plugins/action/explain.py), which validates them.
 ARGUMENT_SPEC = {
     "host": {"type": "str", "required": True},
     "in_interface": {"type": "str"},

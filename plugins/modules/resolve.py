@@ -128,7 +128,7 @@ problems:
 from ansible.module_utils.basic import AnsibleModule
 
 
-# The options of the action plugin (plugins/action/resolve.py); the stub only refuses to run on a host.
+# The options, shared with the action plugin (plugins/action/resolve.py), which validates them.
 ARGUMENT_SPEC = {"hosts": {"type": "list", "elements": "str"}}
 
 
