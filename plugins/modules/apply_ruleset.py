@@ -302,6 +302,16 @@ armed:
   description: Whether the rules changed under an armed rollback watchdog (then see RV(rollback)).
   returned: when not in check mode
   type: bool
+run_id:
+  description: The identifier of the run on the host (its directory O(state_dir)/runs/RUN_ID/).
+  returned: when the rules changed under an armed rollback watchdog
+  type: str
+  sample: 20261202215601-3f9c2a7b1d0e
+window_left:
+  description: Seconds of the rollback window left when the apply on the host finished.
+  returned: when the rules changed under an armed rollback watchdog
+  type: float
+  sample: 30.0
 rollback:
   description:
     - What the rollback watchdog did - C(outcome) (C(confirmed), C(rolled_back), C(error) or
