@@ -42,7 +42,10 @@ def test_a_set_above_the_limit_lists_only_what_differs_and_counts_the_rest():
 def test_the_other_side_above_the_limit_summarises_both_sides_alike():
     # 2 members here, 5 there: without the rule, the 2 shared members would show as removed
     before, after = describe_both(view(s=["1.0.0.1", "1.0.0.2"]), view(s=[f"1.0.0.{index}" for index in range(1, 6)]), limit=3)
-    assert before == "# ipsets\nset s hash:ip family inet maxelem 65536\n# ... and 2 more members of s (a set above 3 members lists only members that differ, at most 3)\n"
+    assert before == (
+        "# ipsets\nset s hash:ip family inet maxelem 65536\n"
+        "# ... and 2 more members of s (a set above 3 members lists only members that differ, at most 3)\n"
+    )
     assert after == (
         "# ipsets\nset s hash:ip family inet maxelem 65536\nadd s 1.0.0.3\nadd s 1.0.0.4\nadd s 1.0.0.5\n"
         "# ... and 2 more members of s (a set above 3 members lists only members that differ, at most 3)\n"
