@@ -23,6 +23,7 @@ import uuid
 
 from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
+from ansible.utils.display import Display
 
 from ansible_collections.palisade.firewall.plugins.module_utils._palisade.arguments import ARGUMENT_SPEC, MIN_ROLLBACK_TIMEOUT
 from ansible_collections.palisade.firewall.plugins.module_utils._palisade.errors import InputError
@@ -33,6 +34,7 @@ CONFIRMING_CONNECTIONS = ("ssh", "paramiko", "paramiko_ssh")
 RETRY_PAUSE = 1.0
 STATUS_GRACE = 2.0  # seconds past the host's deadline before asking what its watchdog did
 RECONNECT_TIMEOUT = 120  # seconds to keep trying to reach a host that rolled back
+VERBOSE_TEXTS = 3  # from -vvv the result carries the transaction texts and the full rule and ipset arguments
 
 
 class ActionModule(ActionBase):
@@ -152,7 +154,7 @@ class ActionModule(ActionBase):
 
     def _module(self, args, task_vars, phase, run_id=None, connect_timeout=None):
         module_args = {key: value for key, value in args.items() if not key.startswith("_")}
-        module_args.update(_palisade_phase=phase, _palisade_run_id=run_id, lockout=None)
+        module_args.update(_palisade_phase=phase, _palisade_run_id=run_id, lockout=None, _palisade_verbose=Display().verbosity >= VERBOSE_TEXTS)
         if phase in ("confirm", "status"):  # the host has the rules already: keep the confirmation small
             module_args.update(ipv4_rules="", ipv6_rules="", ipsets="", hooks=[])
         if connect_timeout is not None:

@@ -183,6 +183,13 @@ options:
       - Internal, set by the controller side (the action plugin of the same name), not by users.
       - The run that the arm, confirm or status step belongs to.
     type: str
+  _palisade_verbose:
+    description:
+      - Internal, set by the controller side (the action plugin of the same name), not by users.
+      - True at verbosity 3 or more (C(-vvv)); the result then carries RV(transactions) and the
+        full rule and ipset texts in C(invocation).
+    type: bool
+    default: false
 author:
   - palisade.firewall maintainers (@palisade-firewall)
 attributes:
@@ -272,11 +279,21 @@ changes:
     sets_added: [ipv4 pal-s4-350250576f627f61]
     sets_changed: []
     sets_removed: []
+transaction_lines:
+  description:
+    - The number of lines of each text given (in check mode - that would be given) to the tools,
+      by the names of RV(transactions). Empty when nothing differs.
+  returned: always
+  type: dict
+  sample: {ipv4: 42, ipset_load: 1000002, ipset_swap: 2}
 transactions:
   description:
     - The texts given (in check mode - that would be given) to the tools - C(ipv4)/C(ipv6) restore
       transactions, C(ipset_load), C(ipset_swap), C(ipset_destroy). Empty when nothing differs.
-  returned: always
+    - Only at verbosity 3 or more (C(-vvv)); they grow with the ruleset (tens of megabytes for a
+      set of a million members). The applied inputs are recorded on the host in
+      O(state_dir)/applied/ once confirmed (RV(record), RV(persisted)).
+  returned: at verbosity 3 or more
   type: dict
 commands:
   description: The commands that changed the host (in check mode - that would run), in order; a rollback's are not listed.
@@ -293,6 +310,16 @@ armed:
   description: Whether the rules changed under an armed rollback watchdog (then see RV(rollback)).
   returned: when not in check mode
   type: bool
+run_id:
+  description: The identifier of the run on the host (its directory O(state_dir)/runs/RUN_ID/).
+  returned: when the rules changed under an armed rollback watchdog
+  type: str
+  sample: 20261202215601-3f9c2a7b1d0e
+window_left:
+  description: Seconds of the rollback window left when the apply on the host finished.
+  returned: when the rules changed under an armed rollback watchdog
+  type: float
+  sample: 30.0
 rollback:
   description:
     - What the rollback watchdog did - C(outcome) (C(confirmed), C(rolled_back), C(error) or
@@ -317,7 +344,10 @@ persisted:
   sample: {enabled: true, record: /var/lib/palisade/applied, method: systemd, command: /var/lib/palisade/boot/palisade-restore,
            unit: /etc/systemd/system/palisade-firewall.service, changed: true}
 diff:
-  description: The owned state before and after, as readable text (with C(--diff)).
+  description:
+    - The owned state before and after, as readable text (with C(--diff)).
+    - An ipset with more than 1,000 members on either side lists only the members that differ
+      (at most 1,000 per side), then one line C(# ... and N more members of NAME (...)).
   returned: when diff mode is on
   type: dict
   contains:
@@ -335,24 +365,42 @@ from ansible_collections.palisade.firewall.plugins.module_utils._palisade.rollba
 from ansible_collections.palisade.firewall.plugins.module_utils._palisade.state import parse_wanted
 
 
+TEXT_ARGUMENTS = ("ipv4_rules", "ipv6_rules", "ipsets")
+
+
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    invocation = {"module_args": invocation_arguments(module.params)}
     try:
         output, result = run(module.params, module.check_mode)
     except CommandError as error:
-        module.fail_json(msg=str(error), changed=error.changed, command=" ".join(error.command), rc=error.rc, stderr=error.stderr)
+        module.fail_json(
+            msg=str(error), changed=error.changed, command=" ".join(error.command), rc=error.rc, stderr=error.stderr, invocation=invocation
+        )
     except PalisadeError as error:
         details = {}
         cause = getattr(error, "cause", None)
         if isinstance(cause, CommandError):
             details = {"command": " ".join(cause.command), "rc": cause.rc, "stderr": cause.stderr}
-        module.fail_json(msg=str(error), changed=error.changed, **details)
+        module.fail_json(msg=str(error), changed=error.changed, invocation=invocation, **details)
     if result is not None:
         for warning in result.warnings:
             module.warn(warning)
         if module._diff:
             output["diff"] = {"before": result.before, "after": result.after}
-    module.exit_json(**output)
+    module.exit_json(invocation=invocation, **output)
+
+
+def invocation_arguments(params):
+    """The arguments as results show them: the rule and ipset texts only with ``_palisade_verbose``, else their size."""
+    if params["_palisade_verbose"]:
+        return params
+    shown = dict(params)
+    for name in TEXT_ARGUMENTS:
+        text = params[name] or ""
+        if text:
+            shown[name] = f"({text.count(chr(10)) + (0 if text.endswith(chr(10)) else 1)} lines, {len(text.encode('utf-8'))} bytes: shown at verbosity 3)"
+    return shown
 
 
 def run(params, check_mode):
@@ -372,7 +420,7 @@ def run(params, check_mode):
         result = arm(wanted, params["_palisade_run_id"], params["rollback_timeout"], state_dir, params["lock_timeout"], persist)
     else:
         result = apply_without_rollback(wanted, state_dir, params["lock_timeout"], persist)
-    return result.as_dict(), result
+    return result.as_dict(verbose=params["_palisade_verbose"]), result
 
 
 if __name__ == "__main__":

@@ -58,16 +58,30 @@ class Result:
     record: str = ""
     extra: dict = field(default_factory=dict)  # what a rollback run adds (armed, run_id, persisted...)
 
-    def as_dict(self) -> dict:
-        return {
+    def as_dict(self, verbose: bool = False) -> dict:
+        """The module's result: the plan and what changed; the transaction texts only when ``verbose``.
+
+        The texts grow with the ruleset (a set of a million members is tens of megabytes), so by
+        default only their sizes go back (``transaction_lines``); the applied inputs are recorded
+        on the host (``record``) once confirmed.
+        """
+        output = {
             **self.extra,
             "changed": self.changed,
             "restored": self.restored,
             "changes": self.changes,
-            "transactions": self.transactions,
+            "transaction_lines": transaction_lines(self.transactions),
             "commands": self.commands,
             "record": self.record,
         }
+        if verbose:
+            output["transactions"] = self.transactions
+        return output
+
+
+def transaction_lines(transactions: dict) -> dict:
+    """``{name: number of lines}`` of the transaction texts."""
+    return {name: text.count("\n") + (0 if text.endswith("\n") or not text else 1) for name, text in transactions.items()}
 
 
 # -- the lock --------------------------------------------------------------------------------

@@ -6,7 +6,8 @@ Private to the collection: this API may change at any time.
 
 The action validates them before contacting the host (so a bad probe or timeout never gets as
 far as an apply) and adds the private ``_palisade_phase`` and ``_palisade_run_id`` that drive
-one step of the rollback protocol on the host.
+one step of the rollback protocol on the host, and ``_palisade_verbose`` (the transaction texts in
+the result, from verbosity 3).
 """
 
 from ansible_collections.palisade.firewall.plugins.module_utils._palisade.boot import METHODS
@@ -43,4 +44,5 @@ ARGUMENT_SPEC = {
     "allow_unsafe_apply": {"type": "bool", "default": False},
     "_palisade_phase": {"type": "str", "default": "apply", "choices": list(PHASES)},
     "_palisade_run_id": {"type": "str"},
+    "_palisade_verbose": {"type": "bool", "default": False},
 }

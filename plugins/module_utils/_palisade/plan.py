@@ -38,6 +38,8 @@ from ansible_collections.palisade.firewall.plugins.module_utils._palisade.state 
     table_sort_key,
 )
 
+DIFF_MEMBER_LIMIT = 1000  # members of one set listed in the readable text of each side (--diff)
+
 CHANGE_KEYS = (
     "chains_added",
     "chains_changed",
@@ -129,8 +131,7 @@ def make_plan(wanted, live, families=FAMILIES, include_sets=True) -> Plan:
         else:
             family_plans[family] = FamilyPlan(family)
     sets = _set_plan(wanted, live) if include_sets else SetPlan()
-    before = describe(live_view(live, wanted, families, include_sets))
-    after = describe(wanted_view(wanted, families, include_sets))
+    before, after = describe_both(live_view(live, wanted, families, include_sets), wanted_view(wanted, families, include_sets))
     return Plan(family_plans, sets, before, after)
 
 
@@ -355,8 +356,14 @@ def _set_view(item) -> tuple:
     return item.description(), sorted(item.member_keys())
 
 
-def describe(view: dict) -> str:
-    """Deterministic text: per family and table, hooks then chains (sorted, rules in order); then ipsets."""
+def describe(view: dict, other=None, limit: int = DIFF_MEMBER_LIMIT) -> str:
+    """Deterministic text: per family and table, hooks then chains (sorted, rules in order); then ipsets.
+
+    A set with more than ``limit`` members on either side (``other``, the view it is compared
+    with) lists only its members missing on the other side, at most ``limit`` of them, and then
+    one line counting the members it does not list; both sides of a diff so show exactly what
+    changed without the members they share.
+    """
     lines = []
     for family, table in sorted(view["tables"], key=lambda key: (key[0], table_sort_key(key[1]))):
         section = view["tables"][(family, table)]
@@ -368,9 +375,32 @@ def describe(view: dict) -> str:
             lines.append(f"chain {name}")
             lines += [f"-A {name} {rule}" if rule else f"-A {name}" for rule in section["chains"][name]]
     if view["ipsets"]:
+        other_sets = (other or {}).get("ipsets", {})
         lines.append("# ipsets")
         for name in sorted(view["ipsets"]):
             description, members = view["ipsets"][name]
             lines.append(f"set {name} {description}")
-            lines += [f"add {name} {member}" for member in members]
+            lines += _member_lines(name, members, other_sets[name][1] if name in other_sets else [], limit)
     return "".join(line + "\n" for line in lines)
+
+
+def describe_both(before_view: dict, after_view: dict, limit: int = DIFF_MEMBER_LIMIT) -> tuple:
+    """``(before, after)`` texts of two views, large sets summarised alike on both sides (see ``describe``)."""
+    return describe(before_view, after_view, limit), describe(after_view, before_view, limit)
+
+
+def _member_lines(name: str, members: list, other_members: list, limit: int) -> list:
+    if len(members) <= limit and len(other_members) <= limit:
+        return [f"add {name} {member}" for member in members]
+    other = set(other_members)
+    shown = []
+    for member in members:
+        if len(shown) == limit:
+            break
+        if member not in other:
+            shown.append(member)
+    lines = [f"add {name} {member}" for member in shown]
+    hidden = len(members) - len(shown)
+    if hidden:
+        lines.append(f"# ... and {hidden:,} more members of {name} (a set above {limit:,} members lists only members that differ, at most {limit:,})")
+    return lines

@@ -116,3 +116,13 @@ def test_a_confirmed_run_succeeds():
     outcome = {"outcome": "confirmed", "persisted": {"method": "systemd"}}
     result = action._confirmed({"armed": True}, dict(outcome), outcome)
     assert "failed" not in result and result["changed"] is True and result["persisted"] == {"method": "systemd"}
+
+
+@pytest.mark.parametrize("verbosity, verbose", [(0, False), (2, False), (3, True), (4, True)])
+def test_the_transaction_texts_are_asked_for_from_verbosity_three(monkeypatch, verbosity, verbose):
+    plugin = action.ActionModule.__new__(action.ActionModule)
+    sent = {}
+    plugin._execute_module = lambda module_name, module_args, task_vars: sent.update(module_args) or {}
+    monkeypatch.setattr(action.Display(), "verbosity", verbosity)
+    plugin._module({"ipv4_rules": "*filter\nCOMMIT\n", "_palisade_verbose": not verbose}, {}, "apply")
+    assert sent["_palisade_verbose"] is verbose and sent["ipv4_rules"] == "*filter\nCOMMIT\n"
