@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from ansible_collections.palisade.firewall.plugins.plugin_utils.errors import Where
 from ansible_collections.palisade.firewall.plugins.plugin_utils.labels import LABELS_VAR_PREFIX
 
-KNOWN_VARIABLES = (
+INPUT_VARIABLES = (
     "palisade_labels",
     "palisade_host_endpoints",
     "palisade_auto_host_endpoint",
@@ -44,13 +44,18 @@ KNOWN_VARIABLES = (
     "palisade_target",
     "palisade_state_dir",
     "palisade_lock_timeout",
-    # registered by the role host_firewall
+)
+
+# Registered by the role host_firewall: known names (not typos), but never read as inputs.
+REGISTERED_VARIABLES = (
     "palisade_management",
     "palisade_compiled",
     "palisade_applied",
     "palisade_apply_failure",
     "palisade_missing_tools",
 )
+
+KNOWN_VARIABLES = INPUT_VARIABLES + REGISTERED_VARIABLES
 
 
 def check_variable_names(names: Iterable[str], where: Where) -> None:
