@@ -5,11 +5,16 @@
 Why an action plugin: only the controller can tell whether it can still reach the host over a
 NEW connection once the rules changed. In order:
 
-1. validate the arguments and the confirm probes, and refuse a ruleset the lockout check says
-   would cut the management connection (unless ``allow_lockout``) - no host contacted yet;
+1. validate the arguments and the confirm probes; with ``compiled``, read this host's compiled
+   ruleset kept by ``palisade.firewall.compile`` and run the lockout guard on the connection
+   guessed from the inventory; with texts, refuse a ruleset whose ``lockout`` says it would cut
+   the management connection (unless ``allow_lockout``) - no host contacted yet;
 2. refuse connections that cannot give an independent confirmation (``local``, persistent
    channels), unless ``allow_unsafe_apply``: then apply and persist without rollback;
-3. ``arm`` on the host (snapshot, watchdog, apply);
+3. ``arm`` on the host, in ONE call: it checks the tools, reads the connection as the host sees
+   it, plans, and arms and applies only when that connection is the one the guard cleared (an
+   unchanged host is done here). When the host sees another connection (NAT, a jump host), or
+   the guess could not be cleared, the guard checks the reported one and a second call arms;
 4. drop the connection (``reset``), then ``confirm`` over a new one before the window ends -
    the host runs the probes, and the watchdog persists or rolls back;
 5. no confirmation in time: wait for the window to pass, reconnect, collect the watchdog's
@@ -21,13 +26,16 @@ from __future__ import annotations
 import time
 import uuid
 
-from ansible.errors import AnsibleError
+from ansible.errors import AnsibleConnectionFailure, AnsibleError
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
-from ansible_collections.palisade.firewall.plugins.module_utils._palisade.arguments import ARGUMENT_SPEC, MIN_ROLLBACK_TIMEOUT
+from ansible_collections.palisade.firewall.plugins.module_utils._palisade.arguments import ARGUMENT_SPEC, MIN_ROLLBACK_TIMEOUT, TEXT_INPUTS
 from ansible_collections.palisade.firewall.plugins.module_utils._palisade.errors import InputError
 from ansible_collections.palisade.firewall.plugins.module_utils._palisade.probes import parse_probes
+from ansible_collections.palisade.firewall.plugins.plugin_utils import compiled_store
+from ansible_collections.palisade.firewall.plugins.plugin_utils.errors import PalisadeError
+from ansible_collections.palisade.firewall.plugins.plugin_utils.lockout import LockoutCheck, LockoutError, check_lockout, connection_from_facts
 
 MODULE = "palisade.firewall.apply_ruleset"
 CONFIRMING_CONNECTIONS = ("ssh", "paramiko", "paramiko_ssh")
@@ -49,11 +57,18 @@ class ActionModule(ActionBase):
         problem = _argument_problem(args)
         if problem:
             return {**result, "failed": True, "changed": False, "msg": problem}
-        lockout = args.get("lockout") or {}
-        if lockout.get("blocked") and not args["allow_lockout"]:
-            return {**result, "failed": True, "changed": False, "msg": lockout["message"], "lockout": lockout}
+        guard = None
+        if args["compiled"] is not None:
+            try:
+                guard, args = _from_compiled(args, task_vars)
+            except PalisadeError as error:
+                return {**result, "failed": True, "changed": False, "msg": str(error)}
+        else:
+            lockout = args.get("lockout") or {}
+            if lockout.get("blocked") and not args["allow_lockout"]:
+                return {**result, "failed": True, "changed": False, "msg": lockout["message"], "lockout": lockout}
         if self._task.check_mode:
-            return {**result, **self._module(args, task_vars, "apply")}
+            return {**result, **self._check(args, task_vars, guard)}
         unsafe = self._cannot_confirm()
         if unsafe and not args["allow_unsafe_apply"]:
             return {**result, "failed": True, "changed": False, "msg": unsafe + " Nothing was changed."}
@@ -61,17 +76,43 @@ class ActionModule(ActionBase):
             output = self._module(args, task_vars, "apply")
             output.setdefault("warnings", []).append(unsafe + " Applied WITHOUT rollback because allow_unsafe_apply is true.")
             return {**result, **output, "rollback": {"outcome": "not armed (allow_unsafe_apply)"}}
-        return {**result, **self._apply_with_rollback(args, task_vars)}
+        return {**result, **self._apply_with_rollback(args, task_vars, guard)}
+
+    def _check(self, args, task_vars, guard):
+        """Check mode: one call that plans (and reports the connection), then the guard's verdict."""
+        planned = self._module(args, task_vars, "plan")
+        if planned.get("failed"):
+            return planned
+        refusal = _preflight_refusal(planned, task_vars) or (guard.refusal(planned) if guard else None)
+        return refusal or guard_result(planned, guard)
 
     # -- the protocol ------------------------------------------------------------------------
 
-    def _apply_with_rollback(self, args, task_vars):
+    def _apply_with_rollback(self, args, task_vars, guard=None):
         run_id = f"{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:12]}"
+        expect = guard.cleared_guess() if guard else None
+        if guard and expect is None:  # the guess could not be cleared: the host's own view decides
+            planned = self._module(args, task_vars, "plan")
+            refusal = planned if planned.get("failed") else _preflight_refusal(planned, task_vars) or guard.refusal(planned)
+            if refusal:
+                return refusal
+            expect = guard.cleared
         started = time.monotonic()
         try:
-            armed = self._module(args, task_vars, "arm", run_id)
+            armed = self._module(args, task_vars, "arm", run_id, expect=expect)
+            unexpected = guard is not None and armed.get("unexpected_connection")
+            refusal = None if armed.get("failed") else _preflight_refusal(armed, task_vars) or (guard.refusal(armed) if unexpected else None)
+            if refusal:
+                return refusal
+            if armed.get("unexpected_connection"):  # cleared now for the connection the host reported
+                armed = self._module(args, task_vars, "arm", run_id, expect=guard.cleared)
+                if armed.get("unexpected_connection"):
+                    return _connection_changed(armed)
         except AnsibleError as error:
+            if _never_connected(error):
+                return {"unreachable": True, "changed": False, "msg": f"could not reach the host ({_last_line(error)}); nothing was sent to it"}
             return self._lost_during_arm(args, task_vars, run_id, started, _last_line(error))
+        armed = guard_result(armed, guard)
         if armed.get("failed") or not armed.get("armed"):
             armed.setdefault("rollback", {"outcome": "apply failed (see msg)" if armed.get("failed") else "not armed (nothing to change)"})
             return armed
@@ -152,9 +193,16 @@ class ActionModule(ActionBase):
 
     # -- helpers -------------------------------------------------------------------------------
 
-    def _module(self, args, task_vars, phase, run_id=None, connect_timeout=None):
+    def _module(self, args, task_vars, phase, run_id=None, connect_timeout=None, expect=None):
         module_args = {key: value for key, value in args.items() if not key.startswith("_")}
-        module_args.update(_palisade_phase=phase, _palisade_run_id=run_id, lockout=None, _palisade_verbose=Display().verbosity >= VERBOSE_TEXTS)
+        module_args.update(
+            _palisade_phase=phase,
+            _palisade_run_id=run_id,
+            _palisade_expect=expect,
+            lockout=None,
+            compiled=None,
+            _palisade_verbose=Display().verbosity >= VERBOSE_TEXTS,
+        )
         if phase in ("confirm", "status"):  # the host has the rules already: keep the confirmation small
             module_args.update(ipv4_rules="", ipv6_rules="", ipsets="", hooks=[])
         if connect_timeout is not None:
@@ -223,7 +271,97 @@ def _confirmed(armed, rollback, outcome):
     return result
 
 
+class _Guard:
+    """The lockout guard for one host, on its compiled ruleset kept by ``palisade.firewall.compile``.
+
+    ``cleared`` is the connection (client, server, port) last found safe, which the host must
+    see for the apply to go ahead in the same call.
+    """
+
+    def __init__(self, compiled, output, host_vars, allow_lockout):
+        self.compiled, self.output, self.host_vars, self.allow_lockout = compiled, output, host_vars, allow_lockout
+        self.cleared = None
+        self.check = None
+
+    def cleared_guess(self):
+        """The inventory's guess when it is safe (or allowed); None when the host must be asked first."""
+        try:
+            check = check_lockout(self.compiled, connection_from_facts(self.compiled.host, None, self.host_vars))
+        except LockoutError:
+            return None
+        if check.blocked and not self.allow_lockout:
+            return None
+        return self._clear(check)
+
+    def refusal(self, reported):
+        """The task's failure when the connection the host ``reported`` is blocked, else None."""
+        try:
+            check = check_lockout(self.compiled, connection_from_facts(self.compiled.host, reported.get("connection"), self.host_vars))
+        except LockoutError as error:
+            return {"failed": True, "changed": False, "msg": str(error)}
+        if check.blocked and not self.allow_lockout:
+            return {"failed": True, "changed": False, "msg": check.message, "lockout": check.to_dict()}
+        self._clear(check)
+        return None
+
+    def _clear(self, check: LockoutCheck):
+        self.check = check
+        self.cleared = {"client": check.connection.client, "server": check.connection.server, "port": check.connection.port}
+        return self.cleared
+
+
+def _from_compiled(args, task_vars):
+    """The guard of this host and the arguments with its texts, from the compiled hosts kept for this run."""
+    host = task_vars["inventory_hostname"]
+    compiled, output = compiled_store.load(args["compiled"], host)
+    files = output["files"]
+    texts = dict(ipv4_rules=files["ipv4.rules"], ipv6_rules=files["ipv6.rules"], ipsets=files["ipsets.restore"], hooks=output["hooks"])
+    guard = _Guard(compiled, output, task_vars["hostvars"][host], args["allow_lockout"])
+    return guard, dict(args, **texts)
+
+
+def guard_result(result, guard):
+    """The module's result with what the guard checked and the policies selecting the host."""
+    if guard is None:
+        return result
+    extra = {"policies": guard.output["policies"]}
+    if guard.check is not None:
+        extra["lockout"] = guard.check.to_dict()
+    return {**result, **extra}
+
+
+def _preflight_refusal(result, task_vars):
+    """The failure for a host that lacks a firewall tool (nothing was changed), else None."""
+    if result.get("failed") or not result.get("missing_tools"):
+        return None
+    host = task_vars.get("inventory_hostname", "the host")
+    return {
+        **result,
+        "failed": True,
+        "changed": False,
+        "msg": (
+            f"{host} lacks {' '.join(result['missing_tools'])}: install the iptables and ipset packages, "
+            "or set palisade_install_packages to true. Nothing was changed."
+        ),
+    }
+
+
+def _connection_changed(result):
+    return {
+        **result,
+        "failed": True,
+        "changed": False,
+        "msg": "the management connection the host reports changed between two calls; nothing was changed, run again",
+    }
+
+
 def _argument_problem(args) -> str:
+    given = [name for name in TEXT_INPUTS if args[name] is not None]
+    if args["compiled"] is not None and given:
+        return f"compiled and {', '.join(given)} are mutually exclusive: the compiled host brings its own texts and hooks"
+    if args["compiled"] is None and len(given) != len(TEXT_INPUTS):
+        missing = [name for name in TEXT_INPUTS if args[name] is None]
+        return f"missing required arguments: {', '.join(missing)} (or compiled, from palisade.firewall.compile with keep_for_apply=true)"
     if args["rollback_timeout"] < MIN_ROLLBACK_TIMEOUT:
         return f"rollback_timeout (palisade_rollback_timeout) must be at least {MIN_ROLLBACK_TIMEOUT} seconds, got {args['rollback_timeout']}"
     try:
@@ -247,6 +385,15 @@ def _rolled_back_message(outcome, last_error="") -> str:
     )
     checked = " (checked again after reconnecting)" if "verified_now" in outcome else ""
     return f"The new rules were rolled back: {reason}. Now {state}{checked}; the persisted rules were not changed."
+
+
+def _never_connected(error) -> bool:
+    """Whether ssh failed before a session opened, so the module never reached the host.
+
+    OpenSSH says ``ssh: connect to host H port P: ...`` only while connecting; a session cut
+    later (new rules dropping it mid-apply) reads differently, and then the watchdog decides.
+    """
+    return isinstance(error, AnsibleConnectionFailure) and "ssh: connect to host " in str(error)
 
 
 def _last_line(error) -> str:

@@ -10,6 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ansible import constants
+
+from ansible_collections.palisade.firewall.plugins.plugin_utils import compiled_store
 from ansible_collections.palisade.firewall.plugins.plugin_utils.compiled_output import compiled_host_to_dict
 from ansible_collections.palisade.firewall.plugins.plugin_utils.compiler import CompiledHost, Compiler
 from ansible_collections.palisade.firewall.plugins.modules.compile import ARGUMENT_SPEC
@@ -27,13 +30,17 @@ class ActionModule(FleetAction):
     def work(self, fleet, args, task_vars):
         compiler = Compiler(FleetIndex(fleet))
         compiled = {}
+        kept = compiled_store.new_store(constants.DEFAULT_LOCAL_TMP) if args["keep_for_apply"] else None
         for host in requested_hosts(fleet, args, task_vars):
             result = compiler.compile(host)
             compiled[host] = compiled_host_to_dict(result)
+            if kept:
+                compiled_store.keep(kept, result, compiled[host])
+                compiled[host]["files"] = {name: len(text.encode("utf-8")) for name, text in compiled[host]["files"].items()}
             if args["lockout_check"]:
                 compiled[host]["lockout"] = _lockout(result, task_vars["hostvars"][host])
         warnings = [str(w) for w in fleet.warnings] + [w for host in compiled.values() for w in host["warnings"]]
-        return {"hosts": compiled}, warnings
+        return ({"hosts": compiled, "kept": kept} if kept else {"hosts": compiled}), warnings
 
 
 def _lockout(compiled: CompiledHost, host_vars: Mapping[str, Any]) -> dict[str, Any]:

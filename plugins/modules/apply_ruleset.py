@@ -41,13 +41,28 @@ description:
   - B(Persistence.) Only after the confirmation, the applied inputs are recorded in
     O(state_dir)/applied/ and (O(persist)) a boot-time restore of just the owned state is
     installed, see O(boot_restore).
-  - B(Refusals, before the host is touched.) A ruleset that the lockout check (O(lockout), from
-    M(palisade.firewall.compile) with O(palisade.firewall.compile#module:lockout_check=true))
-    says would block a new connection from the controller, unless O(allow_lockout). A connection
+  - B(One round trip for an unchanged host.) The first call checks that the firewall tools are
+    installed, reads the management connection as the host sees it (C(SSH_CONNECTION), also
+    under become), plans, and - when the lockout guard already cleared that connection - arms
+    and applies. A host whose owned state equals the wanted one is done after it.
+  - B(Refusals, before the host is touched.) A ruleset that the lockout guard says would block
+    a new connection from the controller, unless O(allow_lockout). With O(compiled) the action
+    checks the connection the host reports (the one guessed from the inventory first, and the
+    reported one when the host sees another, after NAT or a jump host); with the texts, O(lockout)
+    from M(palisade.firewall.compile) with O(palisade.firewall.compile#module:lockout_check=true).
+    A missing firewall tool (nothing is changed; see the role's C(palisade_install_packages)). A connection
     that cannot confirm over a new connection (C(local), persistent channels), unless
     O(allow_unsafe_apply), which applies and persists without rollback.
   - Needs only Python 3.6 and the iptables (nf_tables or legacy) and ipset tools on the host.
 options:
+  compiled:
+    description:
+      - The C(kept) reference that M(palisade.firewall.compile) returns with
+        O(palisade.firewall.compile#module:keep_for_apply=true), as the role passes it. This
+        host's compiled ruleset is read from the controller (no rule text passes through task
+        variables) and the lockout guard runs on it with the connection the host reports.
+      - Either this or all of O(ipv4_rules), O(ipv6_rules), O(ipsets) and O(hooks).
+    type: dict
   ipv4_rules:
     description:
       - C(iptables-restore --noflush) text of the owned IPv4 chains, as the role renders it
@@ -55,20 +70,19 @@ options:
         C(#) comments.
       - Declaring a chain that does not start with O(prefix), or a rule in a built-in chain, is
         an error. An empty string means no owned IPv4 chains.
+      - Required without O(compiled).
     type: str
-    required: true
   ipv6_rules:
-    description: The same for IPv6 (C(ip6tables-restore --noflush)).
+    description: The same for IPv6 (C(ip6tables-restore --noflush)). Required without O(compiled).
     type: str
-    required: true
   ipsets:
     description:
       - C(ipset restore) text of the owned ipsets of both families - C(create NAME TYPE [options])
         and C(add NAME MEMBER) lines, and C(#) comments. An empty string means no owned ipsets.
       - Sets compare by type, family, options (not C(hashsize), which the kernel grows) and the
         set of members (order-insensitive).
+      - Required without O(compiled).
     type: str
-    required: true
   hooks:
     description:
       - The rules in built-in chains that send packets to owned chains, each a plain
@@ -76,9 +90,9 @@ options:
         built-in chain jumping to an owned chain is removed.
       - Hooks of one built-in chain with O(hooks[].position=insert) sit first, in list order;
         those with O(hooks[].position=append) sit last, in list order.
+      - Required without O(compiled).
     type: list
     elements: dict
-    required: true
     suboptions:
       family:
         description: IP family.
@@ -177,7 +191,7 @@ options:
       - The step of the rollback protocol this run performs on the host.
     type: str
     default: apply
-    choices: [apply, arm, confirm, status]
+    choices: [apply, plan, arm, confirm, status]
   _palisade_run_id:
     description:
       - Internal, set by the controller side (the action plugin of the same name), not by users.
@@ -190,6 +204,13 @@ options:
         full rule and ipset texts in C(invocation).
     type: bool
     default: false
+  _palisade_expect:
+    description:
+      - Internal, set by the controller side (the action plugin of the same name), not by users.
+      - The management connection (C(client), C(server), C(port)) the lockout guard cleared. In
+        the C(arm) step the host plans only, and reports the connection it sees, when it sees
+        another one.
+    type: dict
 author:
   - palisade.firewall maintainers (@palisade-firewall)
 attributes:
@@ -245,6 +266,29 @@ changed:
   description: Whether the owned state differed (in check mode - would differ).
   returned: always
   type: bool
+connection:
+  description:
+    - The management connection as the host sees it - C(client), C(client_port), C(server),
+      C(server_port), C(interface) (null when unknown), C(source) - or null without C(SSH_CONNECTION).
+  returned: when the host was asked to plan or arm
+  type: dict
+  sample: {client: 198.51.100.1, client_port: 51258, server: 198.51.100.11, server_port: 22, interface: eth0, source: SSH_CONNECTION}
+missing_tools:
+  description: The firewall tools the host lacks (the task then fails and nothing is changed).
+  returned: when the host was asked to plan or arm
+  type: list
+  elements: str
+  sample: []
+lockout:
+  description:
+    - With O(compiled), the lockout guard's answer for the connection it cleared or refused, as
+      M(palisade.firewall.compile) documents it in C(hosts.lockout).
+  returned: with O(compiled), when the guard ran
+  type: dict
+policies:
+  description: With O(compiled), per endpoint name the policies selecting it under C(ingress) and C(egress).
+  returned: with O(compiled)
+  type: dict
 restored:
   description: Whether an C(iptables-restore) or C(ip6tables-restore) transaction ran.
   returned: always
@@ -358,8 +402,16 @@ diff:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.palisade.firewall.plugins.module_utils._palisade.apply import apply
-from ansible_collections.palisade.firewall.plugins.module_utils._palisade.arguments import ARGUMENT_SPEC
-from ansible_collections.palisade.firewall.plugins.module_utils._palisade.errors import CommandError, PalisadeError
+from ansible_collections.palisade.firewall.plugins.module_utils._palisade.arguments import ARGUMENT_SPEC, TEXT_INPUTS
+from ansible_collections.palisade.firewall.plugins.module_utils._palisade.commands import Runner
+from ansible_collections.palisade.firewall.plugins.module_utils._palisade.connection import (
+    management_connection,
+    matches,
+    missing_tools,
+    parse_route_interface,
+    session_ssh_connection,
+)
+from ansible_collections.palisade.firewall.plugins.module_utils._palisade.errors import CommandError, InputError, PalisadeError
 from ansible_collections.palisade.firewall.plugins.module_utils._palisade.probes import parse_probes
 from ansible_collections.palisade.firewall.plugins.module_utils._palisade.rollback import apply_without_rollback, arm, confirm, status
 from ansible_collections.palisade.firewall.plugins.module_utils._palisade.state import parse_wanted
@@ -388,6 +440,8 @@ def main():
             module.warn(warning)
         if module._diff:
             output["diff"] = {"before": result.before, "after": result.after}
+    if output.get("connection_error"):
+        module.warn(output["connection_error"])
     module.exit_json(invocation=invocation, **output)
 
 
@@ -412,15 +466,47 @@ def run(params, check_mode):
         return {"changed": True, "outcome": confirm(state_dir, params["_palisade_run_id"], probes)}, None
     if phase == "status":
         return {"changed": True, "outcome": status(state_dir, params["_palisade_run_id"])}, None
+    absent = sorted(name for name in TEXT_INPUTS if params[name] is None)
+    if absent:
+        raise InputError(["missing required arguments: " + ", ".join(absent)])
     wanted = parse_wanted(params["ipv4_rules"], params["ipv6_rules"], params["ipsets"], params["hooks"], params["prefix"])
     persist = {"enabled": params["persist"], "method": params["boot_restore"]}
-    if check_mode:
+    facts = host_facts() if phase in ("plan", "arm") else {}
+    if facts.get("missing_tools"):
+        return dict(changed=False, armed=False, **facts), None
+    unexpected = phase == "arm" and _unexpected(facts["connection"], params["_palisade_expect"])
+    if check_mode or phase == "plan" or unexpected:
         result = apply(wanted, state_dir=state_dir, lock_timeout=params["lock_timeout"], check_mode=True)
+        facts.update(armed=False, unexpected_connection=unexpected)
     elif phase == "arm":
         result = arm(wanted, params["_palisade_run_id"], params["rollback_timeout"], state_dir, params["lock_timeout"], persist)
     else:
         result = apply_without_rollback(wanted, state_dir, params["lock_timeout"], persist)
-    return result.as_dict(verbose=params["_palisade_verbose"]), result
+    return dict(result.as_dict(verbose=params["_palisade_verbose"]), **facts), result
+
+
+def _unexpected(connection, expected):
+    """Whether the host sees another connection than the one the lockout guard cleared.
+
+    Without ``SSH_CONNECTION`` the guard can only use the inventory's guess, which it checked.
+    """
+    return expected is not None and connection is not None and not matches(connection, expected)
+
+
+def host_facts(runner=None):
+    """What the controller asks before an apply: missing firewall tools, and the management connection."""
+    runner = runner or Runner()
+    facts = {"missing_tools": missing_tools(runner.which), "connection": None}
+    try:
+        facts["connection"] = management_connection(lambda client: _route_interface(runner, client), session_ssh_connection())
+    except ValueError as error:
+        facts["connection_error"] = str(error)
+    return facts
+
+
+def _route_interface(runner, client):
+    call = runner.run(("ip", "-o", "route", "get", client), check=False)
+    return parse_route_interface(call.stdout) if call.rc == 0 else None
 
 
 if __name__ == "__main__":

@@ -41,6 +41,19 @@ options:
         every interface it may arrive on is checked.
     type: bool
     default: false
+  keep_for_apply:
+    description:
+      - Keep each compiled host on the controller for M(palisade.firewall.apply_ruleset) in this
+        run, and leave the rule texts out of the result (RV(hosts.files) then holds each file's
+        size in bytes, not its text). RV(kept) is the reference to pass as its
+        O(palisade.firewall.apply_ruleset#module:compiled).
+      - The compiled hosts live in Ansible's local temporary directory of this
+        C(ansible-playbook) run (closed to other users) and are removed when it ends, so a
+        later run never sees them and two runs at once never share them.
+      - This is how the role P(palisade.firewall.host_firewall#role) and the playbook
+        C(palisade.firewall.site) compile each host once per run, whatever the set sizes.
+    type: bool
+    default: false
 extends_documentation_fragment:
   - palisade.firewall.controller_action
   - palisade.firewall.attributes
@@ -82,7 +95,9 @@ hosts:
   type: dict
   contains:
     files:
-      description: C(ipv4.rules), C(ipv6.rules) and C(ipsets.restore) file contents.
+      description:
+        - C(ipv4.rules), C(ipv6.rules) and C(ipsets.restore) file contents.
+        - With O(keep_for_apply=true), their sizes in bytes instead.
       type: dict
     hooks:
       description: Hook rules, each with C(family), C(table), C(chain), C(target), C(position).
@@ -135,6 +150,11 @@ hosts:
         interface_checked: [eth0]
         message: "safe: TCP 198.51.100.1 -> 198.51.100.11 port 22 arriving on eth0 (from SSH_CONNECTION) is allowed by failsafe inbound tcp 22"
         connection: {client: 198.51.100.1, server: 198.51.100.11, port: 22, interface: eth0, source: SSH_CONNECTION}
+kept:
+  description: With O(keep_for_apply=true), the reference to the compiled hosts kept for this run (C(path), C(run)).
+  returned: when O(keep_for_apply=true)
+  type: dict
+  sample: {path: /root/.ansible/tmp/ansible-local-4242abcd/palisade-compiled-5f0e-x1y2, run: 5f0e3c}
 problems:
   description: Every validation problem, when the task fails on bad input.
   returned: failure
@@ -146,7 +166,11 @@ from ansible.module_utils.basic import AnsibleModule
 
 
 # The options, shared with the action plugin (plugins/action/compile.py), which validates them.
-ARGUMENT_SPEC = {"hosts": {"type": "list", "elements": "str"}, "lockout_check": {"type": "bool", "default": False}}
+ARGUMENT_SPEC = {
+    "hosts": {"type": "list", "elements": "str"},
+    "lockout_check": {"type": "bool", "default": False},
+    "keep_for_apply": {"type": "bool", "default": False},
+}
 
 
 def main():

@@ -107,61 +107,17 @@ source:
   sample: SSH_CONNECTION
 """
 
-import ipaddress
 import os
-import re
 
 from ansible.module_utils.basic import AnsibleModule
 
-SOURCE = "SSH_CONNECTION"
+from ansible_collections.palisade.firewall.plugins.module_utils._palisade.connection import (
+    SSH_CONNECTION,
+    management_connection,
+    parse_route_interface,
+)
+
 IP_DIRECTORIES = ["/usr/sbin", "/sbin"]
-_DEV = re.compile(r"\sdev\s+(\S+)")
-
-
-def parse_ssh_connection(value):
-    """``client_ip client_port server_ip server_port`` -> a dict, or None when ``value`` is unset.
-
-    Raises ValueError naming the value when it is not of that shape. ``zone`` is the client's
-    IPv6 zone (the interface of a link-local address), else None.
-    """
-    if value is None or not value.strip():
-        return None
-    fields = value.split()
-    if len(fields) != 4:
-        raise ValueError("SSH_CONNECTION is %r: expected 'client_ip client_port server_ip server_port'" % value)
-    client, client_zone = _address(fields[0], value)
-    server, _zone = _address(fields[2], value)
-    return {
-        "client": client,
-        "client_port": _port(fields[1], value),
-        "server": server,
-        "server_port": _port(fields[3], value),
-        "zone": client_zone,
-    }
-
-
-def _address(text, value):
-    """The address without its zone, IPv4-mapped IPv6 as IPv4; and the zone (or None)."""
-    bare, _sep, zone = text.partition("%")
-    try:
-        address = ipaddress.ip_address(bare)
-    except ValueError:
-        raise ValueError("SSH_CONNECTION is %r: %r is not an IP address" % (value, text)) from None
-    if address.version == 6 and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    return str(address), zone or None
-
-
-def _port(text, value):
-    if not text.isdigit() or not 0 < int(text) < 65536:
-        raise ValueError("SSH_CONNECTION is %r: %r is not a port" % (value, text))
-    return int(text)
-
-
-def parse_route_interface(output):
-    """The ``dev`` of ``ip -o route get`` output, or None."""
-    found = _DEV.search(" " + output)
-    return found.group(1) if found else None
 
 
 def route_interface(module, client):
@@ -180,15 +136,10 @@ def route_interface(module, client):
 def main():
     module = AnsibleModule(argument_spec={}, supports_check_mode=True)
     try:
-        parsed = parse_ssh_connection(os.environ.get(SOURCE))
+        connection = management_connection(lambda client: route_interface(module, client), os.environ.get(SSH_CONNECTION))
     except ValueError as error:
         module.fail_json(msg=str(error))
-    if parsed is None:
-        module.exit_json(changed=False, connection=None, source=None)
-    zone = parsed.pop("zone")
-    parsed["interface"] = zone or route_interface(module, parsed["client"])
-    parsed["source"] = SOURCE
-    module.exit_json(changed=False, connection=parsed, source=SOURCE)
+    module.exit_json(changed=False, connection=connection, source=connection["source"] if connection else None)
 
 
 if __name__ == "__main__":

@@ -50,6 +50,7 @@ INPUT_VARIABLES = (
 REGISTERED_VARIABLES = (
     "palisade_management",
     "palisade_compiled",
+    "palisade_batch_compiled",
     "palisade_applied",
     "palisade_apply_failure",
     "palisade_missing_tools",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -159,6 +160,19 @@ def test_second_run_changes_nothing(lab, project):
     assert result.returncode == 0, output
     assert set(recap_changed(output).values()) == {0}, output
     assert saved(lab) == state
+
+
+def test_an_unchanged_run_costs_one_call_per_host_and_compiles_each_host_once(lab, project):
+    result, output = run_site(project, lab, "-vvv")
+    assert result.returncode == 0, output
+    calls = Counter(re.findall(r"^<([^>]+)> SSH: EXEC ", output, re.M))
+    addresses = {str(lab.address(host, 4)) for host in lab.hosts}
+    assert dict(calls) == {address: 1 for address in addresses}, output
+    blocks = output.split("TASK [")[1:]
+    fleet = [block for block in blocks if block.startswith("Validate every inventory host and compile the hosts of this run, once]")]
+    batches = [block for block in blocks if block.startswith("palisade.firewall.host_firewall : Compile the hosts of this batch")]
+    assert len(fleet) == 1 and fleet[0].count("ok: [") == 1, fleet
+    assert len(batches) == 3 and all("skipping: [" in block and "ok: [" not in block for block in batches), batches
 
 
 def test_check_diff_shows_the_change_and_changes_nothing(lab, project):

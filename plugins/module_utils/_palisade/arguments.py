@@ -6,24 +6,28 @@ Private to the collection: this API may change at any time.
 
 The action validates them before contacting the host (so a bad probe or timeout never gets as
 far as an apply) and adds the private ``_palisade_phase`` and ``_palisade_run_id`` that drive
-one step of the rollback protocol on the host, and ``_palisade_verbose`` (the transaction texts in
-the result, from verbosity 3).
+one step of the rollback protocol on the host, ``_palisade_verbose`` (the transaction texts in
+the result, from verbosity 3) and ``_palisade_expect`` (the management connection the lockout
+guard checked: the host arms only when it sees that one).
+
+The texts and hooks are optional here because the action may take them from ``compiled``
+instead; the module always receives them.
 """
 
 from ansible_collections.palisade.firewall.plugins.module_utils._palisade.boot import METHODS
 from ansible_collections.palisade.firewall.plugins.module_utils._palisade.state import TABLE_ORDER
 
-PHASES = ("apply", "arm", "confirm", "status")
+PHASES = ("apply", "plan", "arm", "confirm", "status")
 MIN_ROLLBACK_TIMEOUT = 5
 
 ARGUMENT_SPEC = {
-    "ipv4_rules": {"type": "str", "required": True},
-    "ipv6_rules": {"type": "str", "required": True},
-    "ipsets": {"type": "str", "required": True},
+    "compiled": {"type": "dict"},
+    "ipv4_rules": {"type": "str"},
+    "ipv6_rules": {"type": "str"},
+    "ipsets": {"type": "str"},
     "hooks": {
         "type": "list",
         "elements": "dict",
-        "required": True,
         "options": {
             "family": {"type": "int", "required": True, "choices": [4, 6]},
             "table": {"type": "str", "required": True, "choices": list(TABLE_ORDER)},
@@ -45,4 +49,7 @@ ARGUMENT_SPEC = {
     "_palisade_phase": {"type": "str", "default": "apply", "choices": list(PHASES)},
     "_palisade_run_id": {"type": "str"},
     "_palisade_verbose": {"type": "bool", "default": False},
+    "_palisade_expect": {"type": "dict"},
 }
+
+TEXT_INPUTS = ("ipv4_rules", "ipv6_rules", "ipsets", "hooks")

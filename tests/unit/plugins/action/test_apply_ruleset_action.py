@@ -63,7 +63,29 @@ def test_mitogen_is_refused_although_it_calls_itself_ssh():
     ],
 )
 def test_argument_problems(timeout, probes, problem):
-    assert action._argument_problem({"rollback_timeout": timeout, "confirm_probes": probes}) == problem
+    assert action._argument_problem(dict(TEXTS, compiled=None, rollback_timeout=timeout, confirm_probes=probes)) == problem
+
+
+TEXTS = {"ipv4_rules": "", "ipv6_rules": "", "ipsets": "", "hooks": []}
+
+
+@pytest.mark.parametrize(
+    "inputs, problem",
+    [
+        (dict(TEXTS, compiled=None), ""),
+        ({"compiled": {"path": "/x", "run": "y"}, "ipv4_rules": None, "ipv6_rules": None, "ipsets": None, "hooks": None}, ""),
+        (
+            dict(TEXTS, compiled={"path": "/x", "run": "y"}),
+            "compiled and ipv4_rules, ipv6_rules, ipsets, hooks are mutually exclusive: the compiled host brings its own texts and hooks",
+        ),
+        (
+            {"compiled": None, "ipv4_rules": "", "ipv6_rules": None, "ipsets": "", "hooks": None},
+            "missing required arguments: ipv6_rules, hooks (or compiled, from palisade.firewall.compile with keep_for_apply=true)",
+        ),
+    ],
+)
+def test_compiled_or_every_text(inputs, problem):
+    assert action._argument_problem(dict(inputs, rollback_timeout=30, confirm_probes=[])) == problem
 
 
 @pytest.mark.parametrize(
@@ -126,3 +148,16 @@ def test_the_transaction_texts_are_asked_for_from_verbosity_three(monkeypatch, v
     monkeypatch.setattr(action.Display(), "verbosity", verbosity)
     plugin._module({"ipv4_rules": "*filter\nCOMMIT\n", "_palisade_verbose": not verbose}, {}, "apply")
     assert sent["_palisade_verbose"] is verbose and sent["ipv4_rules"] == "*filter\nCOMMIT\n"
+
+
+@pytest.mark.parametrize(
+    "error, never",
+    [
+        (action.AnsibleConnectionFailure("Failed to connect to the host via ssh: ssh: connect to host 203.0.113.11 port 22: Connection timed out"), True),
+        (action.AnsibleConnectionFailure("Failed to connect to the host via ssh: Connection closed by 203.0.113.11 port 22"), False),
+        (action.AnsibleConnectionFailure("Data could not be sent to remote host: Broken pipe"), False),
+        (action.AnsibleError("ssh: connect to host 203.0.113.11 port 22: Connection timed out"), False),  # not a connection failure
+    ],
+)
+def test_only_a_failed_connect_means_nothing_reached_the_host(error, never):
+    assert action._never_connected(error) is never

@@ -11,6 +11,7 @@ import pytest
 import yaml
 from module_args import patch_module_args
 
+from ansible_collections.palisade.firewall.plugins.module_utils._palisade import connection
 from ansible_collections.palisade.firewall.plugins.modules import management_connection as module
 
 PARSED = [
@@ -42,7 +43,7 @@ PARSED = [
 
 @pytest.mark.parametrize("value, expected", [c[1:] for c in PARSED], ids=[c[0] for c in PARSED])
 def test_parse_ssh_connection(value, expected):
-    assert module.parse_ssh_connection(value) == expected
+    assert connection.parse_ssh_connection(value) == expected
 
 
 BAD = [
@@ -60,7 +61,7 @@ BAD = [
 @pytest.mark.parametrize("value, message", [c[1:] for c in BAD], ids=[c[0] for c in BAD])
 def test_parse_ssh_connection_refuses(value, message):
     with pytest.raises(ValueError) as info:
-        module.parse_ssh_connection(value)
+        connection.parse_ssh_connection(value)
     assert str(info.value) == message
 
 
@@ -76,7 +77,7 @@ ROUTES = [
 
 @pytest.mark.parametrize("output, interface", [c[1:] for c in ROUTES], ids=[c[0] for c in ROUTES])
 def test_parse_route_interface(output, interface):
-    assert module.parse_route_interface(output) == interface
+    assert connection.parse_route_interface(output) == interface
 
 
 def test_documentation():
