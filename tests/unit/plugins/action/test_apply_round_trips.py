@@ -31,8 +31,8 @@ GUESS = {"client": CONTROLLER, "server": WEB, "port": 22}
 class FakeHost:
     """Answers like the module: the first ``arm`` plans only when the host sees another connection."""
 
-    def __init__(self, changed=False, seen=SEEN, missing=()):
-        self.changed, self.seen, self.missing = changed, seen, list(missing)
+    def __init__(self, changed=False, seen=None, missing=()):
+        self.changed, self.seen, self.missing = changed, seen or SEEN, list(missing)
         self.calls: list[tuple[str, dict | None]] = []
 
     def __call__(self, module_name, module_args, task_vars):

@@ -11,7 +11,6 @@ from test_plan import live
 from ansible_collections.palisade.firewall.plugins.module_utils._palisade.apply import Result, transaction_lines
 from ansible_collections.palisade.firewall.plugins.module_utils._palisade.plan import DIFF_MEMBER_LIMIT, describe_both, make_plan
 from ansible_collections.palisade.firewall.plugins.module_utils._palisade.state import parse_wanted
-from ansible_collections.palisade.firewall.plugins.modules import apply_ruleset
 
 SUMMARY = "# ... and {count} more members of {name} (a set above {limit} members lists only members that differ, at most {limit})"
 

@@ -93,6 +93,6 @@ def test_what_counts_as_template_syntax(value, expected):
 
 def test_a_value_nested_past_the_scan_depth_counts_as_a_template():
     deep: list = []
-    for _ in range(100):
+    for _level in range(100):
         deep = [deep]
     assert has_template(deep) is True
