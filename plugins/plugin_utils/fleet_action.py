@@ -1,6 +1,6 @@
 # Copyright: palisade.firewall contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The shared shape of the controller-side actions: read the whole inventory, validate it,
+"""The shared shape of the controller-side actions: check the inventory is whole, read and validate it,
 hand the fleet to the action's own work, and turn engine errors into task failures.
 
 Private to the collection: its API may change at any time. Unlike the engine, this module
@@ -16,6 +16,7 @@ from ansible.plugins.action import ActionBase
 from ansible_collections.palisade.firewall.plugins.plugin_utils.errors import PalisadeError, ValidationError
 from ansible_collections.palisade.firewall.plugins.plugin_utils.fleet import Fleet, load_fleet, settle
 from ansible_collections.palisade.firewall.plugins.plugin_utils.inventory import fleet_inputs_from_task_vars
+from ansible_collections.palisade.firewall.plugins.plugin_utils.partial_inventory import check_whole_inventory
 
 
 class FleetAction(ActionBase):
@@ -31,8 +32,10 @@ class FleetAction(ActionBase):
         task_vars = task_vars or {}
         _validation, args = self.validate_argument_spec(argument_spec=self.ARGUMENT_SPEC)
         try:
+            inventory_warnings = check_whole_inventory(task_vars)
             fleet = settle(load_fleet(fleet_inputs_from_task_vars(task_vars)))
             output, warnings = self.work(fleet, args, task_vars)
+            warnings = [*inventory_warnings, *warnings]
         except ValidationError as err:
             return {**result, "failed": True, "msg": str(err), "problems": [str(p) for p in err.problems]}
         except PalisadeError as err:

@@ -44,6 +44,7 @@ INPUT_VARIABLES = (
     "palisade_target",
     "palisade_state_dir",
     "palisade_lock_timeout",
+    "palisade_expected_hosts",
 )
 
 # Registered by the role host_firewall: known names (not typos), but never read as inputs.

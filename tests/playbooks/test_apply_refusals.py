@@ -36,12 +36,6 @@ from test_resolve import HERE, ROOT
 INVENTORY = HERE / "inventories" / "refusals" / "hosts.yml"
 PLAYBOOK = HERE / "apply_refusal.yml"
 MAX_SECONDS = 20
-RECORDER = """#!/bin/sh
-# Stands in for ssh: note the call, then fail like an unreachable host.
-echo "$@" >> '{calls}'
-echo "ssh: connect to host: recorder, no connection made" >&2
-exit 255
-"""
 LOCKOUT_MESSAGE = (
     "host far: refusing to apply the new firewall rules: they would deny the management connection"
     " TCP 198.51.100.1 -> 203.0.113.254 port 22 (on eth0 denied by end of tier: default deny)."
@@ -86,18 +80,6 @@ def pal_objects() -> list:
         listing = subprocess.run(command, capture_output=True, text=True, check=True, timeout=30).stdout
         found += [line for line in listing.splitlines() if "pal-" in line]
     return found
-
-
-@pytest.fixture
-def sandbox(tmp_path):
-    """Paths of one run: where results go, and what a run that reached a host would leave behind."""
-    paths = {name: tmp_path / name for name in ("out", "state", "module_tmp", "ssh_calls")}
-    paths["out"].mkdir()
-    recorder = tmp_path / "ssh"
-    recorder.write_text(RECORDER.format(calls=paths["ssh_calls"]))
-    recorder.chmod(0o755)
-    paths["ssh"] = recorder
-    return paths
 
 
 def refuse(sandbox, host: str, **task_args) -> dict:

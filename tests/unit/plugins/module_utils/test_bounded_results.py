@@ -8,9 +8,14 @@ import palisade_fakes
 from test_module_apply_ruleset import run_module
 from test_plan import live
 
+from ansible.release import __version__ as ansible_version
+
 from ansible_collections.palisade.firewall.plugins.module_utils._palisade.apply import Result, transaction_lines
 from ansible_collections.palisade.firewall.plugins.module_utils._palisade.plan import DIFF_MEMBER_LIMIT, describe_both, make_plan
 from ansible_collections.palisade.firewall.plugins.module_utils._palisade.state import parse_wanted
+
+# ansible-core 2.21 returns ``invocation`` only when the user asks for it (INJECT_INVOCATION); earlier releases always do
+INVOCATION = {"inject_invocation": True} if tuple(int(part) for part in ansible_version.split(".")[:2]) >= (2, 21) else {}
 
 SUMMARY = "# ... and {count} more members of {name} (a set above {limit} members lists only members that differ, at most {limit})"
 
@@ -90,12 +95,12 @@ def test_the_module_shows_the_rule_and_ipset_texts_by_size_unless_verbose(capsys
     def fake(wanted, state_dir, lock_timeout, check_mode):
         return Result(changed=True, transactions={"ipv4": inputs["ipv4_rules"]})
 
-    code, result = run_module(capsys, inputs, fake, check_mode=True)
+    code, result = run_module(capsys, inputs, fake, check_mode=True, **INVOCATION)
     assert code == 0 and "transactions" not in result
     shown = result["invocation"]["module_args"]
     text = inputs["ipsets"]
     assert shown["ipsets"] == f"({text.count(chr(10))} lines, {len(text.encode())} bytes: shown at verbosity 3)"
     assert shown["ipv4_rules"].endswith(" bytes: shown at verbosity 3)") and shown["state_dir"] == "/var/lib/palisade"
-    code, verbose = run_module(capsys, dict(inputs, _palisade_verbose=True), fake, check_mode=True)
+    code, verbose = run_module(capsys, dict(inputs, _palisade_verbose=True), fake, check_mode=True, **INVOCATION)
     assert verbose["transactions"] == {"ipv4": inputs["ipv4_rules"]}
     assert verbose["invocation"]["module_args"]["ipsets"] == text
