@@ -71,7 +71,10 @@ LAB_NAME = "palb"
 SUBNET4 = "198.51.100.128/25"
 SUBNET6 = "2001:db8:209::/64"
 MODULE = "palisade.firewall.apply_ruleset"
-BATCH_TASK = "Compile the firewall of every host of this batch"  # one task banner per batch
+BATCH_TASK = "TASK [palisade.firewall.host_firewall : Compile the hosts of this batch that this run has not compiled yet (once)]"  # one per batch
+PEER_LAB = "palq"
+PEER_SUBNET4 = "198.51.100.64/26"
+PEER_SUBNET6 = "2001:db8:20a::/64"
 RESULTS = "results.jsonl"
 # The play's `serial` is templated before any host is picked, so it sees extra vars but not
 # group_vars: `palisade_serial` in the inventory would leave the default batches [1, 25%, 100%].
@@ -180,6 +183,133 @@ def write_project(root: Path, lab: Lab, variant: int) -> Path:
     return root
 
 
+# The peer: what a hand-written role does (geerlingguy.firewall, or template + iptables_state):
+# a Jinja template per family over the inventory's groups, loaded with iptables-restore
+# --noflush when the file changed. The same three policies, the SSH port and ICMP open, the
+# rest of the host's traffic dropped both ways; its own chains hooked first in INPUT and OUTPUT.
+PEER_TEMPLATE = """# {{ ansible_managed }}
+*filter
+:peer-in - [0:0]
+:peer-out - [0:0]
+-F INPUT
+-F OUTPUT
+-A INPUT -j peer-in
+-A OUTPUT -j peer-out
+-A peer-in -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+-A peer-in -i lo -j ACCEPT
+-A peer-in -p tcp --dport 22 -j ACCEPT
+-A peer-in -p {{ 'icmp' if family == 4 else 'ipv6-icmp' }} -j ACCEPT
+{% for host in groups['management'] %}
+-A peer-in -p tcp -s {{ hostvars[host]['peer_ipv' ~ family] }} -m multiport --dports {{ exporter_ports | join(',') }} -j ACCEPT
+{% endfor %}
+-A peer-in -p tcp -s {{ controller['ipv' ~ family] }} -m multiport --dports {{ exporter_ports | join(',') }} -j ACCEPT
+{% if 'web' in group_names %}
+-A peer-in -p tcp -m multiport --dports 80,443 -j ACCEPT
+{% endif %}
+{% if 'db' in group_names %}
+{% for host in groups['web'] %}
+-A peer-in -p tcp -s {{ hostvars[host]['peer_ipv' ~ family] }} --dport 5432 -j ACCEPT
+{% endfor %}
+{% endif %}
+-A peer-in -j DROP
+-A peer-out -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+-A peer-out -o lo -j ACCEPT
+-A peer-out -p tcp --sport 22 -j ACCEPT
+-A peer-out -p udp -m multiport --dports 53,123 -j ACCEPT
+{% if 'web' in group_names %}
+{% for host in groups['db'] %}
+-A peer-out -p tcp -d {{ hostvars[host]['peer_ipv' ~ family] }} --dport 5432 -j ACCEPT
+{% endfor %}
+{% endif %}
+-A peer-out -j DROP
+COMMIT
+"""
+
+PEER_PLAYBOOK = """- name: Firewall from a template, loaded with iptables-restore --noflush
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: Render the IPv4 rules
+      ansible.builtin.template: {src: rules.j2, dest: /etc/peer-firewall.v4, mode: "0600"}
+      vars: {family: 4}
+      register: peer_v4
+    - name: Render the IPv6 rules
+      ansible.builtin.template: {src: rules.j2, dest: /etc/peer-firewall.v6, mode: "0600"}
+      vars: {family: 6}
+      register: peer_v6
+    - name: Load the IPv4 rules
+      ansible.builtin.command: iptables-restore --noflush /etc/peer-firewall.v4
+      when: peer_v4 is changed
+      changed_when: true
+    - name: Load the IPv6 rules
+      ansible.builtin.command: ip6tables-restore --noflush /etc/peer-firewall.v6
+      when: peer_v6 is changed
+      changed_when: true
+"""
+
+
+def write_peer_project(root: Path, lab: Lab, variant: int) -> Path:
+    """The peer's project on its own lab (same size, same labels as groups, same ports)."""
+    inventory = root / "inventory"
+    (inventory / "group_vars").mkdir(parents=True, exist_ok=True)
+    exporter_ports = [9100] if variant == 0 else [9100, 9101]
+    controller = {"ipv4": lab.address("controller"), "ipv6": lab.address("controller", 6)}
+    (inventory / "group_vars" / "all.yml").write_text(yaml.safe_dump({"exporter_ports": exporter_ports, "controller": controller}))
+    if (inventory / "hosts.yml").exists():
+        return root
+    groups: dict = {}
+    for index, host in enumerate(lab.hosts, start=1):
+        groups.setdefault(labels(index)["role"], {"hosts": {}})["hosts"][host] = {
+            "ansible_host": lab.address(host), "peer_ipv4": lab.address(host), "peer_ipv6": lab.address(host, 6)
+        }
+    for role in ("management", "web", "db"):
+        groups.setdefault(role, {"hosts": {}})
+    (inventory / "hosts.yml").write_text(yaml.safe_dump({"all": {"children": groups}}))
+    connect_inventory(inventory, lab)
+    (root / "rules.j2").write_text(PEER_TEMPLATE)
+    (root / "peer.yml").write_text(PEER_PLAYBOOK)
+    (root / "ansible.cfg").write_text("[defaults]\ninventory = inventory\ninterpreter_python = auto_silent\n")
+    return root
+
+
+def recaps(output: str) -> dict[str, dict[str, int]]:
+    """``PLAY RECAP`` counts per host."""
+    found = {}
+    for host, counts in re.findall(r"^(\S+)\s+:\s+(ok=.*)$", output, re.MULTILINE):
+        found[host] = {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)", counts)}
+    return found
+
+
+def run_peer(project: Path, lab: Lab, forks: int, expect_changed: bool) -> dict:
+    """One timed run of the peer; every host changed (or none), nothing failed."""
+    start = time.monotonic()
+    completed = ansible_playbook(project, lab, COLLECTIONS, "peer.yml", "-f", str(forks))
+    wall = time.monotonic() - start
+    output = completed.stdout + completed.stderr
+    counts = recaps(completed.stdout)
+
+    def stop(problem: str) -> None:
+        sys.exit(f"bench/apply.py: peer, {len(lab.hosts)} hosts: {problem}\n--- ansible-playbook output (end) ---\n{output[-6000:]}")
+
+    if completed.returncode != 0:
+        stop(f"ansible-playbook exited {completed.returncode}")
+    if sorted(counts) != sorted(lab.hosts):
+        stop(f"recap for {sorted(counts)}, expected {lab.hosts}")
+    wrong = [host for host, count in counts.items() if bool(count["changed"]) != expect_changed]
+    if wrong:
+        stop(f"{'unchanged' if expect_changed else 'changed'}: {wrong}")
+    return {"wall": wall}
+
+
+def check_peer_rules(lab: Lab) -> None:
+    """The peer's rules are in force: its chains hooked, DROP at the end of both families."""
+    for host in lab.hosts:
+        for save in ("iptables-save", "ip6tables-save"):
+            listing = lab.exec(host, [save, "-t", "filter"]).stdout
+            if "-A INPUT -j peer-in" not in listing or "-A peer-out -j DROP" not in listing:
+                sys.exit(f"bench/apply.py: the peer's {save} on {host} lacks its rules:\n{listing}")
+
+
 def run_site(project: Path, lab: Lab, forks: int, expect_changed: bool | None) -> dict:
     """One timed ``ansible-playbook site.yml``: wall time and the per-host apply results."""
     results = project / RESULTS
@@ -213,18 +343,30 @@ def walls(runs: list[dict]) -> str:
 
 
 def measure(size: int, runs: int, forks: int) -> dict:
-    print(f"\n{size} hosts: lab {LAB_NAME} up", flush=True)
-    with Lab(LAB_NAME, hosts=size, subnet4=SUBNET4, subnet6=SUBNET6) as lab, tempfile.TemporaryDirectory(prefix="palisade-bench-apply-") as tmp:
-        project = write_project(Path(tmp), lab, variant=0)
+    """Both labs up side by side; each kind of run alternates palisade and the peer."""
+    print(f"\n{size} hosts: labs {LAB_NAME} (site.yml) and {PEER_LAB} (peer) up", flush=True)
+    with Lab(LAB_NAME, hosts=size, subnet4=SUBNET4, subnet6=SUBNET6) as lab, \
+            Lab(PEER_LAB, hosts=size, subnet4=PEER_SUBNET4, subnet6=PEER_SUBNET6) as peer_lab, \
+            tempfile.TemporaryDirectory(prefix="palisade-bench-apply-") as tmp:
+        project = write_project(Path(tmp) / "palisade", lab, variant=0)
+        peer = write_peer_project(Path(tmp) / "peer", peer_lab, variant=0)
         first = run_site(project, lab, forks, expect_changed=True)
-        print(f"  first apply         {first['wall']:6.1f} s", flush=True)
-        no_change = [run_site(project, lab, forks, expect_changed=False) for _run in range(runs)]
-        print(f"  no-change runs      {walls(no_change)}", flush=True)
-        change = []
+        peer_first = run_peer(peer, peer_lab, forks, expect_changed=True)
+        check_peer_rules(peer_lab)
+        print(f"  first apply         site {first['wall']:5.1f} s   peer {peer_first['wall']:5.1f} s", flush=True)
+        no_change, peer_no_change = [], []
+        for _run in range(runs):
+            no_change.append(run_site(project, lab, forks, expect_changed=False))
+            peer_no_change.append(run_peer(peer, peer_lab, forks, expect_changed=False))
+        print(f"  no-change runs      site {walls(no_change)}   peer {walls(peer_no_change)}", flush=True)
+        change, peer_change = [], []
         for run in range(runs):
-            write_project(project, lab, variant=(run + 1) % 2)  # 1, 0, 1, ...: base changes every time
+            variant = (run + 1) % 2  # 1, 0, 1, ...: the policy base changes every time
+            write_project(project, lab, variant)
             change.append(run_site(project, lab, forks, expect_changed=True))
-        print(f"  one-policy changes  {walls(change)}", flush=True)
+            write_peer_project(peer, peer_lab, variant)
+            peer_change.append(run_peer(peer, peer_lab, forks, expect_changed=True))
+        print(f"  one-policy changes  site {walls(change)}   peer {walls(peer_change)}", flush=True)
     timings = [r["rollback"]["timings"] for c in change for r in c["records"]]
     confirms = [t["confirm"] for t in timings]
     shares = [max(r["rollback"]["timings"]["confirm"] for r in c["records"]) / c["wall"] for c in change]
@@ -233,12 +375,27 @@ def measure(size: int, runs: int, forks: int) -> dict:
         "first": first["wall"],
         "no_change": statistics.median(r["wall"] for r in no_change),
         "change": statistics.median(c["wall"] for c in change),
+        "peer_first": peer_first["wall"],
+        "peer_no_change": statistics.median(r["wall"] for r in peer_no_change),
+        "peer_change": statistics.median(c["wall"] for c in peer_change),
         "confirm_median": statistics.median(confirms),
         "confirm_max": max(confirms),
         "apply_median": statistics.median(t["apply"] for t in timings),
         "share": statistics.median(shares),
         "attempts_max": max(t["attempts"] for t in timings),
     }
+
+
+def print_table(rows: list[dict]) -> None:
+    print("\nhosts  run                 site.yml      peer   ratio")
+    for row in rows:
+        for label, key in (("first apply", "first"), ("no-change run", "no_change"), ("one-policy change", "change")):
+            site, peer = row[key], row[f"peer_{key}"]
+            print(f"{row['size']:<5}  {label:<17}  {site:6.1f} s  {peer:6.1f} s  {site / peer:5.2f}x")
+    print("\nhosts  confirm per host (median / max)  confirm share of change run  arm+apply per host (median)")
+    for row in rows:
+        confirm = f"{row['confirm_median']:.1f} s / {row['confirm_max']:.1f} s"
+        print(f"{row['size']:<5}  {confirm:>31}  {row['share']:27.0%}  {row['apply_median']:27.2f} s")
 
 
 def revision() -> str:
@@ -276,11 +433,7 @@ def main() -> None:
           + ", ".join(f"{size} hosts {'all in parallel' if size <= args.forks else f'in waves of {args.forks}'}" for size in args.sizes))
     print(f"medians of {args.runs} runs; palisade_serial ['100%'] (one batch); palisade_rollback_timeout 30")
     rows = [measure(size, args.runs, args.forks) for size in args.sizes]
-    print("\nhosts  first apply  no-change run  one-policy change  confirm per host (median / max)  confirm share of change run  arm+apply per host (median)")
-    for row in rows:
-        confirm = f"{row['confirm_median']:.1f} s / {row['confirm_max']:.1f} s"
-        print(f"{row['size']:<5}  {row['first']:9.1f} s  {row['no_change']:11.1f} s  {row['change']:15.1f} s  {confirm:>30}  "
-              f"{row['share']:27.0%}  {row['apply_median']:25.2f} s")
+    print_table(rows)
     attempts = max(row["attempts_max"] for row in rows)
     print(f"\nconfirm attempts per host: at most {attempts}" + ("" if attempts == 1 else " (a first attempt to reconnect failed somewhere)"))
     print(f"load average at the end {os.getloadavg()[0]:.2f}; the script took {time.monotonic() - started:.0f} s")
