@@ -30,7 +30,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 from test_resolve import HERE, ROOT
 
 INVENTORY = HERE / "inventories" / "refusals" / "hosts.yml"
