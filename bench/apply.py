@@ -1,6 +1,9 @@
 # Copyright: palisade.firewall contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Wall time of ``ansible-playbook site.yml`` on real lab hosts, and what the rollback confirm costs.
+"""Wall time of ``ansible-playbook site.yml`` on real lab hosts against the hand-written peer, and what the rollback confirm costs.
+
+The peer (template + ``iptables-restore --noflush``, ``PEER_TEMPLATE``) runs on a second lab
+of the same size; every kind of run alternates the two and the table prints their ratio.
 
 Run as root from the repository root, after ``make setup`` (it needs ``.venv`` and
 ``.build/collections``)::
