@@ -42,6 +42,9 @@ Subsystem sftp /usr/lib/openssh/sftp-server
 """
 # What the collection leaves on a host (state directory, boot unit): whited out of the host's
 # overlay root, so every lab host starts as a fresh machine whatever the machine itself holds.
+# Root's ~/.bashrc and ~/.profile are Debian's defaults for the same reason: bash sources
+# ~/.bashrc for every command sshd runs, and the machine's own may start slow tools (pyenv
+# init took 0.3-0.6 s per SSH command here, more than the commands themselves).
 FRESH_PATHS = ("/var/lib/palisade", "/etc/systemd/system/palisade-firewall.service",
                "/etc/systemd/system/multi-user.target.wants/palisade-firewall.service")
 # Runs as PID 1 of the host's PID namespace, inside its network namespace, in a private mount
@@ -61,6 +64,10 @@ D={dir}; R="$D/mnt"; N="$R/root"
 mount -t tmpfs -o mode=0755 lab-rw "$R"
 mkdir "$R/up" "$R/wk" "$N"
 for p in {fresh}; do mkdir -p "$R/up${{p%/*}}"; mknod "$R/up$p" c 0 0; done
+mkdir -p "$R/up/root"
+for f in bashrc profile; do
+  if [ -f "/usr/share/base-files/dot.$f" ]; then cp "/usr/share/base-files/dot.$f" "$R/up/root/.$f"; else mknod "$R/up/root/.$f" c 0 0; fi
+done
 mount -t overlay -o lowerdir=/,upperdir="$R/up",workdir="$R/wk" lab-root "$N"
 mount -t proc proc "$N/proc"
 mount --rbind /sys "$N/sys"
