@@ -58,6 +58,12 @@ options:
     type: str
     default: NEW
     choices: [NEW, ESTABLISHED, RELATED, INVALID]
+  syn:
+    description:
+      - TCP only. Whether the packet is a connection's first segment (SYN without ACK, RST or FIN).
+      - By default a C(NEW) packet is one and any other is not. V(false) with C(NEW) is a segment
+        of a connection conntrack has not seen yet, such as an SSH session opened before the first ruleset.
+    type: bool
 extends_documentation_fragment:
   - palisade.firewall.controller_action
   - palisade.firewall.attributes
@@ -125,6 +131,7 @@ ARGUMENT_SPEC = {
     "icmp_type": {"type": "int"},
     "icmp_code": {"type": "int"},
     "ct_state": {"type": "str", "default": "NEW", "choices": ["NEW", "ESTABLISHED", "RELATED", "INVALID"]},
+    "syn": {"type": "bool"},
 }
 
 

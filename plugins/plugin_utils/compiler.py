@@ -247,11 +247,16 @@ class _FamilyCompiler:
         inbound, outbound = self.settings.failsafe_inbound_host_ports, self.settings.failsafe_outbound_host_ports
         rules_in = [self._failsafe_rule(entry, "in", "dst", "src") for entry in inbound]
         rules_out = [self._failsafe_rule(entry, "out", "dst", "dst") for entry in outbound]
-        # Replies of inbound failsafe services always get out, even when conntrack does not know
+        # Replies of inbound failsafe TCP services get out even when conntrack does not know
         # their connection: the controller's SSH session predates the first ruleset, and the
-        # first packet conntrack sees of it after the apply is NEW, not ESTABLISHED.
-        rules_out += [self._failsafe_rule(entry, "in", "src", "dst", reply=True) for entry in inbound]
-        if raw:  # replies of untracked flows are untracked too: let outbound failsafe replies in
+        # first packet conntrack sees of it after the apply is NEW, not ESTABLISHED. Only
+        # non-SYN segments: a connection a local process opens from such a port (2379 and 6666
+        # are unprivileged) is egress policy's to decide. UDP and SCTP have no such mark, so
+        # their replies rely on conntrack, which sees the request failsafe let in.
+        # In raw (untracked policies), ACCEPT only keeps a packet tracked and filter decides,
+        # as in Felix, so there replies of every protocol, both ways, skip untracked policy.
+        rules_out += [self._failsafe_rule(entry, "in", "src", "dst", reply=True) for entry in inbound if raw or entry.protocol == "tcp"]
+        if raw:
             rules_in += [self._failsafe_rule(entry, "out", "src", "src", reply=True) for entry in outbound]
         self._chain(table, naming.FAILSAFE_IN)[:] = [r for r in rules_in if r is not None]
         self._chain(table, naming.FAILSAFE_OUT)[:] = [r for r in rules_out if r is not None]
@@ -265,6 +270,7 @@ class _FamilyCompiler:
             nets=(ir.NetMatch(entry.net, net_side),) if entry.net is not None else (),  # type: ignore[arg-type]
             src_ports=ports if port_side == "src" else (),
             dst_ports=ports if port_side == "dst" else (),
+            not_syn=reply and entry.protocol == "tcp",
         )
         net = f" {net_side} {entry.net}" if entry.net is not None else ""
         what = "reply of failsafe" if reply else "failsafe"

@@ -46,6 +46,7 @@ def build_packet(fleet: Fleet, options: Mapping[str, Any]) -> Packet:
             in_interface=options.get("in_interface") or None,
             out_interface=options.get("out_interface") or None,
             ct_state=ct_state,
+            syn=options.get("syn"),
         )
     except ValueError as err:
         raise RequestError(str(err)) from err

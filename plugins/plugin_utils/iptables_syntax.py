@@ -363,8 +363,9 @@ def _port_arguments(match: ir.Match) -> list[str]:
 
     Source tests come before destination tests, as a reader expects.
     """
+    flags = _syn_arguments(match)
     if not match.src_ports and not match.dst_ports:
-        return []
+        return ["-m", "tcp"] + flags if flags else []
     protocol = match.protocol
     if protocol is None or match.protocol_negate or protocol not in MULTIPORT_PROTOCOLS:
         raise RenderError("port matches need a positive protocol of tcp, udp, sctp, udplite or dccp")
@@ -381,8 +382,17 @@ def _port_arguments(match: ir.Match) -> list[str]:
         for ports in ports_list:
             multi[side] += ["-m", "multiport"] + _bang(ports.negate) + [multi_option, port_list_text(ports)]
     if plain:
-        plain = ["-m", PLAIN_PORT_MODULES[protocol]] + plain
-    return multi["src"] + plain + multi["dst"]
+        return multi["src"] + ["-m", PLAIN_PORT_MODULES[protocol]] + plain + flags + multi["dst"]
+    return multi["src"] + multi["dst"] + (["-m", "tcp"] + flags if flags else [])
+
+
+def _syn_arguments(match: ir.Match) -> list[str]:
+    """``! --syn`` as iptables-save prints it, so that the live rule compares equal."""
+    if not match.not_syn:
+        return []
+    if match.protocol != 6 or match.protocol_negate:
+        raise RenderError("a SYN test needs the protocol tcp")
+    return ["!", "--tcp-flags", "FIN,SYN,RST,ACK", "SYN"]
 
 
 def _lone_port(ports_list: Sequence[ir.Ports], protocol: int) -> int | None:

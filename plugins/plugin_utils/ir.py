@@ -125,6 +125,7 @@ class Match:
     ct_negate: bool = False
     marks: tuple[MarkTest, ...] = ()
     not_dnat: bool = False  # the packet's destination was not changed by DNAT
+    not_syn: bool = False  # TCP only: any segment but a connection's first SYN (iptables ``! --syn``)
 
 
 @dataclass(frozen=True)

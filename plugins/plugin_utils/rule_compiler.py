@@ -5,8 +5,8 @@
 Private to the collection: the engine's API may change at any time.
 
 Calico's per-family rules apply (calico-semantics d.2): a rule limited to the other family by
-``ipVersion``, its ICMP protocol or its nets is omitted; selectors become per-family sets that
-may be empty. Where one Calico rule means "any of" (more than 15 port slots, numeric and named
+``ipVersion``, its ICMP protocol or any of its nets fields (``nets`` or ``notNets``, either
+side) is omitted; selectors become per-family sets that may be empty. Where one Calico rule means "any of" (more than 15 port slots, numeric and named
 ports together) it becomes several IR rules with the same verdict, so the firewall never
 needs cooperating mark bits for OR.
 """
@@ -151,7 +151,7 @@ def _side_matches(side_name: str, side: EntityRule, rule: Rule, context: RuleCon
     common_sets: list[ir.SetRef] = []
     for nets, negate in ((side.nets, False), (side.not_nets, True)):
         family_nets = [n for n in nets if n.version == family]
-        if nets and not family_nets and not negate:
+        if _omitted_for_family(nets, family_nets, negate, side_name, context):
             return None
         _add_nets(family_nets, side_name, negate, context, common_nets, common_sets)
     for selector, negate in ((side.selector, False), (side.not_selector, True)):
@@ -168,6 +168,22 @@ def _side_matches(side_name: str, side: EntityRule, rule: Rule, context: RuleCon
         )
         for alt in alternatives
     ]
+
+
+def _omitted_for_family(nets: tuple[IPNetwork, ...], family_nets: list[IPNetwork], negate: bool, side: str, context: RuleContext) -> bool:
+    """Felix's per-family filtering (``FilterRuleToIPVersion``): a nets field with entries but
+    none of this family, positive or negated, leaves the whole rule out of this family's
+    ruleset. Rendering a ``notNets`` of the other family as no test at all would turn
+    "everything but 10.0.0.0/8" into "everything" on IPv6. (Felix also drops a rule whose
+    negated field holds its family's catch-all; the loader refuses such a rule outright.)"""
+    field_name = "notNets" if negate else "nets"
+    if nets and not family_nets:
+        if negate:
+            where = "source" if side == "src" else "destination"
+            family = context.sets.family
+            context.warn(f"{where}.{field_name} has no IPv{family} entries, so the rule is left out of the IPv{family} rules (as Felix does)")
+        return True
+    return False
 
 
 def _add_nets(nets: list[IPNetwork], side: str, negate: bool, context: RuleContext, out_nets: list, out_sets: list) -> None:

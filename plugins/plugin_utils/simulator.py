@@ -113,6 +113,7 @@ class Packet:
     ``in_interface`` None means the host itself sent it; ``out_interface`` None means it is
     delivered to the host itself. ``ct_state`` is the conntrack state the packet arrives with.
     ``dnat`` says whether nat rewrote its destination (the simulator does not model nat).
+    ``syn`` (TCP only) says whether it opens a connection; see ``first_syn``.
     """
 
     src: IPAddress
@@ -126,9 +127,19 @@ class Packet:
     out_interface: str | None = None
     ct_state: str = "NEW"
     dnat: bool = False
+    syn: bool | None = None
 
     def __post_init__(self) -> None:
         self.validate()
+
+    @property
+    def first_syn(self) -> bool:
+        """A TCP connection's first segment (SYN without ACK, RST, FIN): by default a NEW TCP
+        packet is one; ``syn=False`` is a segment of a connection conntrack has not seen yet
+        (a session that predates the ruleset), ``syn=True`` a SYN whatever the state."""
+        if self.protocol != 6:
+            return False
+        return self.ct_state == "NEW" if self.syn is None else self.syn
 
     @property
     def family(self) -> int:
@@ -155,6 +166,8 @@ class Packet:
             raise ValueError(f"packet ct_state must be one of {', '.join(CT_STATES)}, got {self.ct_state!r}")
         if not isinstance(self.dnat, bool):
             raise ValueError(f"packet dnat must be true or false, got {self.dnat!r}")
+        if self.syn is not None and (not isinstance(self.syn, bool) or self.protocol != 6):
+            raise ValueError(f"packet syn must be true or false, and only for TCP (protocol 6), got {self.syn!r} with protocol {self.protocol}")
 
 
 def _check_addresses(packet: Packet) -> None:
@@ -532,6 +545,7 @@ def _matches(state: _State, match: ir.Match, where: str) -> bool:
         and _ct_matches(match, state.ct_state)
         and all(_mark_matches(test, state.mark) for test in match.marks)
         and not (match.not_dnat and packet.dnat)
+        and not (match.not_syn and packet.first_syn)
     )
 
 

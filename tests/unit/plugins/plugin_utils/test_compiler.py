@@ -45,7 +45,14 @@ FAMILY_CASES = [
     ("ICMPv6 is IPv6 only", {"action": "Allow", "protocol": "ICMPv6"}, 0, 1),
     ("IPv4 nets: IPv6 rule omitted", {"action": "Deny", "source": {"nets": ["203.0.113.0/24"]}}, 1, 0),
     ("IPv6 nets: IPv4 rule omitted", {"action": "Deny", "destination": {"nets": ["2001:db8::/64"]}}, 0, 1),
-    ("IPv4 notNets only constrain IPv4", {"action": "Allow", "source": {"notNets": ["203.0.113.0/24"]}}, 1, 1),
+    ("IPv4 source notNets: IPv6 rule omitted", {"action": "Allow", "source": {"notNets": ["203.0.113.0/24"]}}, 1, 0),
+    ("IPv6 source notNets: IPv4 rule omitted", {"action": "Deny", "source": {"notNets": ["2001:db8::/64"]}}, 0, 1),
+    ("IPv4 destination notNets: IPv6 rule omitted", {"action": "Allow", "destination": {"notNets": ["203.0.113.0/24"]}}, 1, 0),
+    ("IPv6 destination notNets: IPv4 rule omitted", {"action": "Deny", "destination": {"notNets": ["2001:db8::/64", "2001:db8:1::/64"]}}, 0, 1),
+    ("IPv4 source nets and destination notNets", {"action": "Allow", "source": {"nets": ["203.0.113.0/24"]}, "destination": {"notNets": ["198.51.100.0/24"]}}, 1, 0),
+    ("IPv6 destination nets and source notNets", {"action": "Allow", "source": {"notNets": ["2001:db8:1::/64"]}, "destination": {"nets": ["2001:db8::/64"]}}, 0, 1),
+    ("IPv4 notNets with ipVersion 4", {"action": "Allow", "ipVersion": 4, "source": {"notNets": ["203.0.113.0/24"]}}, 1, 0),
+    ("IPv6 notNets with ICMPv6", {"action": "Allow", "protocol": "ICMPv6", "destination": {"notNets": ["2001:db8::/64"]}}, 0, 1),
     ("selector: both families", {"action": "Allow", "source": {"selector": "role == 'db'"}}, 1, 1),
 ]
 
@@ -56,10 +63,36 @@ def test_rules_are_written_per_family(rule, v4, v6):
     assert (len(policy_rules(result, 4)), len(policy_rules(result, 6))) == (v4, v6)
 
 
-def test_notnets_of_the_other_family_leave_no_match():
+NOT_NETS_WARNINGS = [
+    ({"source": {"notNets": ["203.0.113.0/24"]}}, "policy p ingress rule 0: source.notNets has no IPv6 entries, so the rule is left out of the IPv6 rules (as Felix does)"),
+    ({"destination": {"notNets": ["2001:db8::/64"]}}, "policy p ingress rule 0: destination.notNets has no IPv4 entries, so the rule is left out of the IPv4 rules (as Felix does)"),
+]
+
+
+@pytest.mark.parametrize("sides, warning", NOT_NETS_WARNINGS)
+def test_notnets_of_one_family_leave_the_rule_out_of_the_other_with_a_warning(sides, warning):
+    result = compiled(ingress({"action": "Allow", **sides}))
+    assert result.warnings == (warning,)
+
+
+def test_notnets_keep_their_negation_in_their_own_family():
     result = compiled(ingress({"action": "Allow", "source": {"notNets": ["203.0.113.0/24"]}}))
-    assert policy_rules(result, 6)[0].match == ir.Match()
+    assert policy_rules(result, 6) == ()
     assert policy_rules(result, 4)[0].match.nets == (ir.NetMatch(ipaddress.ip_network("203.0.113.0/24"), "src", negate=True),)
+
+
+def test_positive_nets_of_the_other_family_leave_the_rule_out_silently():
+    result = compiled(ingress({"action": "Allow", "source": {"nets": ["203.0.113.0/24"]}}))
+    assert (len(policy_rules(result, 4)), policy_rules(result, 6), result.warnings) == (1, (), ())
+
+
+def test_ipv6_traffic_is_not_allowed_by_an_ipv4_notnets_rule():
+    """The case that made allow-all on IPv6: explain now reaches the end of the tier instead."""
+    result = compiled(ingress({"action": "Allow", "protocol": "TCP", "source": {"notNets": ["203.0.113.0/24"]}}))
+    packet = Packet(ipaddress.ip_address("2001:db8::99"), ipaddress.ip_address("2001:db8::10"), 6, 40000, 8080, in_interface="eth0")
+    assert explain(result.rulesets, packet).verdict == "deny"
+    packet4 = Packet(ipaddress.ip_address("198.51.100.99"), ipaddress.ip_address("198.51.100.10"), 6, 40000, 8080, in_interface="eth0")
+    assert explain(result.rulesets, packet4).verdict == "allow"
 
 
 def test_more_than_15_port_slots_split_into_rules():
@@ -284,3 +317,49 @@ def test_named_ports_without_protocol_explained(protocol, port, verdict, decided
         packet = Packet(ipaddress.ip_address(src), ipaddress.ip_address(dst), protocol, src_port=40000, dst_port=port, out_interface="eth0")
         outcome = explain(result.rulesets, packet)
         assert (outcome.verdict, outcome.decided_by) == (verdict, decided_by)
+
+
+def without_comments(result):
+    """Both families' rulesets with rule and set comments blanked (a comment may spell the
+    protocol as the user did); everything that decides traffic is kept."""
+    shapes = []
+    for family in (4, 6):
+        ruleset = result.ruleset(family)
+        for table in ruleset.tables:
+            for chain in table.chains:
+                shapes.append((family, table.name, chain.name, tuple((r.match, r.verdict) for r in chain.rules)))
+        shapes += [(family, s.name, s.kind, s.members) for s in ruleset.ipsets]
+    return shapes
+
+
+PROTOCOL_SPELLINGS = [
+    # (id, name, number, rule fields besides the protocol)
+    ("TCP named port", "TCP", 6, {"destination": {"selector": "role == 'db'", "ports": ["pg"]}}),
+    ("UDP named port in notPorts", "UDP", 17, {"destination": {"selector": "role == 'db'", "notPorts": ["pg"]}}),
+    ("TCP numeric ports and range", "TCP", 6, {"destination": {"ports": [80, "8000:8100"]}}),
+    ("SCTP port", "SCTP", 132, {"destination": {"ports": [3868]}}),
+    ("UDPLite with nets", "UDPLite", 136, {"destination": {"nets": ["203.0.113.0/24"]}}),
+    ("ICMP type and code", "ICMP", 1, {"icmp": {"type": 3, "code": 4}}),
+    ("ICMPv6 notICMP", "ICMPv6", 58, {"notICMP": {"type": 128}}),
+    ("ICMP alone: IPv4 only", "ICMP", 1, {}),
+]
+
+
+@pytest.mark.parametrize("name, number, fields", [c[1:] for c in PROTOCOL_SPELLINGS], ids=[c[0] for c in PROTOCOL_SPELLINGS])
+@pytest.mark.parametrize("spelling", ["int", "str"])
+def test_a_protocol_number_means_its_name(name, number, fields, spelling):
+    def policy(protocol):
+        return [{"name": "p", "selector": "role == 'web'", "egress": [{"action": "Allow", "protocol": protocol, **fields}]}]
+
+    by_name = compiled(policy(name), others=[("db1", NAMED)])
+    by_number = compiled(policy(number if spelling == "int" else str(number)), others=[("db1", NAMED)])
+    assert without_comments(by_number) == without_comments(by_name)
+    assert by_number.warnings == by_name.warnings
+
+
+@pytest.mark.parametrize("protocol", ["TCP", 6, "6"])
+def test_a_named_port_by_protocol_number_is_explained_as_allowed(protocol):
+    result = compiled(pg_egress(protocol=protocol), others=[("db1", NAMED)])
+    packet = Packet(ipaddress.ip_address("198.51.100.10"), ipaddress.ip_address("198.51.100.20"), 6, 40000, 5432, out_interface="eth0")
+    outcome = explain(result.rulesets, packet)
+    assert (outcome.verdict, outcome.decided_by, result.warnings) == ("allow", "policy p egress rule 0", ())

@@ -262,6 +262,8 @@ BAD_RULES = [
     ("protocol 0 means any", 4, rule(protocol=0), "protocol must be 1-255"),
     ("protocol_negate alone", 4, rule(protocol_negate=True), "protocol_negate is set without a protocol"),
     ("ct_negate alone", 4, rule(ct_negate=True), "ct_negate is set without conntrack states"),
+    ("SYN test on udp", 4, rule(protocol=17, not_syn=True), "a SYN test needs the protocol tcp"),
+    ("SYN test on not tcp", 6, rule(protocol=6, protocol_negate=True, not_syn=True), "a SYN test needs the protocol tcp"),
     ("unknown ct state", 4, rule(ct_states=("SNAT",)), "unknown conntrack state(s) SNAT"),
     ("v6 net in v4", 4, rule(nets=(ir.NetMatch(net("2001:db8::/32"), "src"),)), "IPv6 net 2001:db8::/32 in an IPv4 rule"),
     ("negated catch-all net", 6, rule(nets=(ir.NetMatch(net("::/0"), "dst", negate=True),)), "'not ::/0' matches nothing"),

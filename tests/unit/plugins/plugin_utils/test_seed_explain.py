@@ -129,9 +129,35 @@ def test_replies_of_failsafe_ssh_get_out_even_when_conntrack_sees_them_as_new():
         "metadata": {"name": "lock-down"},
         "spec": {"selector": "all()", "order": -1, "types": ["Ingress", "Egress"], "egress": [{"action": "Deny"}]},
     }
-    reply = Packet(ipaddress.ip_address(HOST), ipaddress.ip_address("198.51.100.1"), 6, src_port=22, dst_port=51258, out_interface="eth0")
+    reply = Packet(ipaddress.ip_address(HOST), ipaddress.ip_address("198.51.100.1"), 6, src_port=22, dst_port=51258, out_interface="eth0", syn=False)
     outcome = explain(compiled(MANIFESTS + [lock_down]).rulesets, reply)
     assert (outcome.verdict, outcome.decided_by) == ("allow", "reply of failsafe inbound tcp 22")
+
+
+LOCK_DOWN_EGRESS = {
+    "apiVersion": "projectcalico.org/v3",
+    "kind": "GlobalNetworkPolicy",
+    "metadata": {"name": "lock-down"},
+    "spec": {"selector": "all()", "order": -1, "types": ["Egress"], "egress": [{"action": "Deny"}]},
+}
+FAILSAFE_SOURCE_PORT_CASES = [
+    # (id, protocol, source port, syn, verdict, decided by)
+    ("ssh mid-stream segment", 6, 22, False, "allow", "reply of failsafe inbound tcp 22"),
+    ("etcd mid-stream segment", 6, 2379, False, "allow", "reply of failsafe inbound tcp 2379"),
+    ("a new connection from 2379", 6, 2379, None, "deny", "policy lock-down egress rule 0"),
+    ("a SYN from 6666 whatever the state", 6, 6666, True, "deny", "policy lock-down egress rule 0"),
+    ("a new connection from 22", 6, 22, None, "deny", "policy lock-down egress rule 0"),
+    ("udp from 68: conntrack's to allow", 17, 68, None, "deny", "policy lock-down egress rule 0"),
+]
+
+
+@pytest.mark.parametrize("protocol, port, syn, verdict, decided_by", [c[1:] for c in FAILSAFE_SOURCE_PORT_CASES],
+                         ids=[c[0] for c in FAILSAFE_SOURCE_PORT_CASES])
+def test_a_failsafe_source_port_does_not_open_connections_past_egress_policy(protocol, port, syn, verdict, decided_by):
+    packet = Packet(ipaddress.ip_address(HOST), ipaddress.ip_address("203.0.113.9"), protocol, src_port=port, dst_port=443,
+                    out_interface="eth0", syn=syn)
+    outcome = explain(compiled(MANIFESTS + [LOCK_DOWN_EGRESS]).rulesets, packet)
+    assert (outcome.verdict, outcome.decided_by) == (verdict, decided_by)
 
 
 def test_replies_from_a_workload_to_the_host_get_in():

@@ -1045,6 +1045,11 @@ MATCHES = [
     ("not DNAT'd", no(not_dnat=True), {}, True),
     ("not DNAT'd, but it was", no(not_dnat=True), {"dnat": True}, False),
     ("DNAT is ignored without the test", no(), {"dnat": True}, True),
+    ("not a first SYN: a NEW TCP packet is one", no(protocol=6, not_syn=True), {}, False),
+    ("not a first SYN: mid-stream NEW segment", no(protocol=6, not_syn=True), {"syn": False}, True),
+    ("not a first SYN: ESTABLISHED", no(protocol=6, not_syn=True), {"ct_state": "ESTABLISHED"}, True),
+    ("not a first SYN: a SYN whatever the state", no(protocol=6, not_syn=True), {"ct_state": "ESTABLISHED", "syn": True}, False),
+    ("not a first SYN: UDP never matches the tcp rule", no(protocol=6, not_syn=True), {"protocol": 17}, False),
     ("every field must match", no(in_interface=iface("eth0"), protocol=6, dst_ports=ports(22), nets=(net("10.0.0.0/8", "src"),)), {}, False),
 ]
 
@@ -1093,6 +1098,8 @@ BAD_PACKETS = [
     ("ct_state untracked", {"ct_state": "UNTRACKED"}, "packet ct_state must be one of NEW, ESTABLISHED, RELATED, INVALID, got 'UNTRACKED'"),
     ("ct_state lower case", {"ct_state": "new"}, "packet ct_state must be one of NEW, ESTABLISHED, RELATED, INVALID, got 'new'"),
     ("dnat not a bool", {"dnat": "yes"}, "packet dnat must be true or false, got 'yes'"),
+    ("syn not a bool", {"syn": "yes"}, "packet syn must be true or false, and only for TCP (protocol 6), got 'yes' with protocol 6"),
+    ("syn on UDP", {"protocol": 17, "syn": False}, "packet syn must be true or false, and only for TCP (protocol 6), got False with protocol 17"),
 ]
 
 
