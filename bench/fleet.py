@@ -177,7 +177,7 @@ class TreeMemory(threading.Thread):
 
 def timed_playbook(project: Path, lab: Lab, playbook: str) -> dict[str, Any]:
     """One ``ansible-playbook <playbook> --limit <lab host>``: wall time, peak tree memory, output."""
-    command = [str(Path(sys.executable).parent / "ansible-playbook"), playbook, "--limit", lab.hosts[0]]
+    command = [str(Path(sys.executable).parent / "ansible-playbook"), playbook, "--limit", lab.hosts[0], "-v"]
     start = time.monotonic()
     process = subprocess.Popen(command, cwd=project, env=ansible_env(lab, COLLECTIONS), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     sampler = TreeMemory(process.pid)
@@ -194,7 +194,7 @@ def recap(output: str, host: str) -> dict[str, int]:
     return {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)", found[1])} if found else {}
 
 
-def check(run: dict[str, Any], host: str, label: str, changed: bool | None) -> None:
+def check(run: dict[str, Any], host: str, label: str, changed: bool | None, before: dict[str, Any] | None = None) -> None:
     counts = recap(run["output"], host)
     problem = ""
     if run["rc"] != 0:
@@ -204,7 +204,8 @@ def check(run: dict[str, Any], host: str, label: str, changed: bool | None) -> N
     elif changed is not None and bool(counts.get("changed")) != changed:
         problem = f"changed={counts.get('changed')}, expected {'some' if changed else 'none'}"
     if problem:
-        sys.exit(f"bench/fleet.py: {label}: {problem}\n--- ansible-playbook output (end) ---\n{run['output'][-6000:]}")
+        earlier = f"\n--- the site.yml run before it (end) ---\n{before['output'][-6000:]}" if before else ""
+        sys.exit(f"bench/fleet.py: {label}: {problem}{earlier}\n--- ansible-playbook output (end) ---\n{run['output'][-6000:]}")
 
 
 def measure(size: int, args: argparse.Namespace, lab: Lab) -> dict[str, Any]:
@@ -226,7 +227,7 @@ def measure(size: int, args: argparse.Namespace, lab: Lab) -> dict[str, Any]:
             floor.append(timed_playbook(project, lab, "floor.yml"))
             check(floor[-1], host, f"{size} hosts, floor", False)
             site.append(timed_playbook(project, lab, "site.yml"))
-            check(site[-1], host, f"{size} hosts, site.yml", False)
+            check(site[-1], host, f"{size} hosts, site.yml", False, before=site[-2] if len(site) > 1 else first)
         print("  site.yml  " + "  ".join(f"{r['wall']:6.1f} s {r['mib']:5.0f} MiB" for r in site), flush=True)
         print("  floor     " + "  ".join(f"{r['wall']:6.1f} s {r['mib']:5.0f} MiB" for r in floor), flush=True)
     return {
