@@ -86,3 +86,68 @@ def _address(fleet: Fleet, option: str, text: str, family: int) -> IPAddress:
         if candidate.version == family:
             return candidate
     raise RequestError(f"{option}: inventory host {text!r} has no known IPv{family} address (give its endpoints expectedIPs, or pass an address)")
+
+
+# --- many packets at once ------------------------------------------------------------------
+
+# The fields of one item of ``packets`` and the type each must have (Ansible validates the
+# single-packet options; items of a list are checked here, so that an error can say which).
+PACKET_FIELDS: dict[str, type] = {
+    "host": str, "in_interface": str, "out_interface": str, "src": str, "dst": str, "protocol": str,
+    "src_port": int, "dst_port": int, "icmp_type": int, "icmp_code": int, "ct_state": str, "syn": bool,
+}
+REQUIRED_FIELDS = ("src", "dst", "protocol")
+MAX_PACKETS = 100_000
+
+
+def packet_requests(items: Any, default_host: str | None) -> list[dict[str, Any]]:
+    """Each item of ``packets`` as the options of one packet, with its host; errors say ``packets[i].field``."""
+    if not isinstance(items, list):
+        raise RequestError(f"packets: expected a list of packets, got {type(items).__name__}")
+    if len(items) > MAX_PACKETS:
+        raise RequestError(f"packets: {len(items)} packets; the limit is {MAX_PACKETS} per task")
+    return [_packet_request(item, f"packets[{index}]", default_host) for index, item in enumerate(items)]
+
+
+def _packet_request(item: Any, where: str, default_host: str | None) -> dict[str, Any]:
+    if not isinstance(item, Mapping):
+        raise RequestError(f"{where}: expected a mapping of packet fields, got {type(item).__name__}")
+    unknown = sorted(str(key) for key in item if key not in PACKET_FIELDS)
+    if unknown:
+        raise RequestError(f"{where}: unknown field(s) {', '.join(unknown)}; expected {', '.join(PACKET_FIELDS)}")
+    options = {key: _field(item[key], key, kind, where) for key, kind in PACKET_FIELDS.items() if item.get(key) is not None}
+    options.setdefault("host", default_host)
+    if options["host"] is None:
+        raise RequestError(f"{where}.host: required when the task has no host option")
+    missing = [key for key in REQUIRED_FIELDS if key not in options]
+    if missing:
+        raise RequestError(f"{where}: missing required field(s) {', '.join(missing)}")
+    return options
+
+
+def _field(value: Any, key: str, kind: type, where: str) -> Any:
+    if kind is int and isinstance(value, str) and value.isdecimal():
+        return int(value)  # from a templated or INI-typed source
+    if kind is str and isinstance(value, int) and not isinstance(value, bool):
+        return str(value)  # protocol: 6
+    if kind is bool and isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise RequestError(f"{where}.{key}: expected {_KIND_NAMES[kind]}, got {value!r}")
+    return value
+
+
+_KIND_NAMES = {str: "a string", int: "a whole number", bool: "true or false"}
+
+
+def build_packets(fleet: Fleet, requests: list[dict[str, Any]]) -> list[Packet]:
+    """``build_packet`` for each request, an error naming the item it is about."""
+    packets = []
+    for index, options in enumerate(requests):
+        if options["host"] not in fleet.hosts:
+            raise RequestError(f"packets[{index}]: host: {options['host']!r} is not an inventory host")
+        try:
+            packets.append(build_packet(fleet, options))
+        except RequestError as err:
+            raise RequestError(f"packets[{index}]: {err}") from err
+    return packets

@@ -26,11 +26,12 @@ class FleetAction(ActionBase):
     _requires_connection = False
     _supports_check_mode = True
     ARGUMENT_SPEC: dict[str, Any] = {}
+    MUTUALLY_EXCLUSIVE: list[list[str]] = []
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         task_vars = task_vars or {}
-        _validation, args = self.validate_argument_spec(argument_spec=self.ARGUMENT_SPEC)
+        _validation, args = self.validate_argument_spec(argument_spec=self.ARGUMENT_SPEC, mutually_exclusive=self.MUTUALLY_EXCLUSIVE)
         try:
             inventory_warnings = check_whole_inventory(task_vars)
             fleet = settle(load_fleet(fleet_inputs_from_task_vars(task_vars)))

@@ -367,6 +367,21 @@ def outcome_to_dict(outcome: Outcome) -> dict[str, Any]:
     }
 
 
+def packet_summary(packet: Packet) -> str:
+    """One line naming the packet: ``198.51.100.7 -> 198.51.100.11 TCP 40000->22 in eth0``."""
+    if packet.protocol in PORT_PROTOCOLS:
+        what = f"{PORT_PROTOCOLS[packet.protocol]} {'' if packet.src_port is None else packet.src_port}->{packet.dst_port}"
+    elif packet.protocol == ICMP_PROTOCOL[packet.family]:
+        code = "" if packet.icmp_code is None else f"/{packet.icmp_code}"
+        what = f"{ICMP_NAME[packet.family]} {'' if packet.icmp_type is None else packet.icmp_type}{code}".rstrip()
+    else:
+        what = f"protocol {packet.protocol}"
+    ways = [f"{word} {name}" for word, name in (("in", packet.in_interface), ("out", packet.out_interface)) if name]
+    state = "" if packet.ct_state == "NEW" else f" {packet.ct_state}"
+    syn = "" if packet.syn is None else (" SYN" if packet.syn else " not SYN")
+    return f"{packet.src} -> {packet.dst} {what} {' '.join(ways)}{state}{syn}"
+
+
 def _headline(outcome: Outcome) -> str:
     if outcome.note is not None:
         return f"verdict: {outcome.verdict} ({outcome.note})"

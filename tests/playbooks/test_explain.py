@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 from test_resolve import EXAMPLES, ansible_playbook
 
 
@@ -69,3 +70,30 @@ def test_explain_playbook_errors(extra, message):
     run = explain(*extra)
     assert run.returncode == 2
     assert message in run.stdout + run.stderr
+
+
+def test_a_file_of_packets_gives_one_line_each_and_the_single_answers(tmp_path):
+    """The CASES above as one file: the same verdicts, one line per packet, in order."""
+    packets = []
+    for _name, extra, _headline in CASES:
+        item = dict(option.split("=", 1) for option in extra)
+        packets.append(item)
+    path = tmp_path / "packets.yml"
+    path.write_text(yaml.safe_dump(packets))
+    run = explain(f"packets_file={path}")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert '"5 packets: 3 allow, 1 deny, 1 untouched"' in run.stdout
+    for item, (_name, _extra, headline) in zip(packets, CASES):
+        assert f'"{item["host"]}: ' in run.stdout
+        assert headline.removeprefix("verdict: ") in run.stdout
+    lines = [line.strip().strip('",') for line in run.stdout.splitlines() if line.strip().startswith(('"my-host: ', '"admin-1: '))]
+    assert [line.split(": ", 1)[0] for line in lines] == [item["host"] for item in packets]
+
+
+def test_a_bad_packet_in_the_file_names_its_index(tmp_path):
+    path = tmp_path / "packets.json"
+    path.write_text('[{"host": "my-host", "in_interface": "eth0", "src": "198.51.100.7", "dst": "my-host", "protocol": "TCP", "dst_port": 22},'
+                    ' {"host": "my-host", "src": "198.51.100.7", "dst": "my-host", "protocol": "GRE2"}]')
+    run = explain(f"packets_file={path}")
+    assert run.returncode == 2
+    assert "packets[1]: protocol: expected TCP, UDP, ICMP, ICMPv6, SCTP, UDPLite or a number 1-255, got 'GRE2'" in run.stdout + run.stderr
