@@ -3,6 +3,7 @@
 set -euo pipefail
 bin=${1:?usage: check_ansible_doc.sh VENV_BIN}
 status=0
+export ANSIBLE_NOCOLOR=1  # the role check reads the text; colour codes would hide "ENTRY POINT: main"
 check() {
   local type=$1 name=$2 out
   if ! out=$("$bin/ansible-doc" -t "$type" "$name" 2>&1); then
