@@ -10,7 +10,7 @@ export PYTHONPATH := $(COLLECTIONS)
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export ANSIBLE_NOCOLOR := 1
 
-.PHONY: system-packages setup test unit fuzz kernel docs package playbooks matrix host-python lint sanity demo bench clean lab-up lab-down labtest integration molecule
+.PHONY: system-packages setup test unit fuzz kernel docs package playbooks matrix host-python lint sanity demo bench clean lab-up lab-down labtest integration molecule differential differential-sweep
 
 ## system packages (apt, as root) when a tool is missing: tests/setup/system_packages.sh
 system-packages:
@@ -31,7 +31,7 @@ $(LINK):
 setup: system-packages $(BIN)/.installed $(LINK)
 
 ## everything CI checks
-test: setup unit fuzz docs package playbooks matrix host-python lint sanity kernel labtest integration molecule
+test: setup unit fuzz docs package playbooks matrix host-python lint sanity kernel labtest integration differential molecule
 
 unit: setup
 	$(BIN)/python -m pytest tests/unit tests/setup
@@ -133,6 +133,15 @@ molecule: setup
 ## site.yml on real lab hosts over SSH: traffic, check mode, idempotence, foreign state
 integration: setup
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python -m pytest tests/integration
+
+## generated fleets applied to lab hosts; every probe's kernel answer against explain's (fixed seeds + one random, printed)
+differential: setup
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python -m pytest -s tests/differential
+
+## the same over many more fleets, on demand: make differential-sweep SWEEP=200
+SWEEP ?= 100
+differential-sweep: setup
+	PATH=$(CURDIR)/$(BIN):$$PATH PALISADE_DIFFERENTIAL_SEEDS=$$(seq -s, 1001 $$((1000 + $(SWEEP)))) $(BIN)/python -m pytest -q -s tests/differential
 
 clean:
 	rm -rf .build .pytest_cache
