@@ -6,7 +6,8 @@
 concurrently with asyncio: TCP connects from a bound source port (``open``: the handshake
 completed, ``refused``: a reset came back, ``filtered``: nothing within the timeout), UDP to
 an echo listener (``open`` or ``filtered``), ICMP echo through ``ping`` (``open`` or
-``filtered``). A send the host's own OUTPUT chain drops fails with EPERM: ``filtered`` too. Anything else (a bind that fails, an unknown error) is ``error: ...`` so that a
+``filtered``). A send the host's own OUTPUT chain drops fails with EPERM: ``filtered`` too.
+Anything else (a bind that fails, an unknown error) is ``error: ...`` so that a
 broken probe is never taken for the firewall's answer.
 """
 

@@ -240,8 +240,8 @@ def report(runner: Runner, fleet: Fleet, found: list[tuple[Probe, str, str, list
     item, answer, want, steps = found[0]
     shrunk = shrink(runner, fleet, item)
     runner.apply(shrunk)
-    rules = {h: [line for line in runner.lab.exec(h, [save]).stdout.splitlines() if "pal-" in line]
-             for h in {item.src, item.dst} for save in ("iptables-save" if item.family == 4 else "ip6tables-save",)}
+    save = "iptables-save" if item.family == 4 else "ip6tables-save"
+    rules = {h: [line for line in runner.lab.exec(h, [save]).stdout.splitlines() if "pal-" in line] for h in sorted({item.src, item.dst})}
     lines = [f"seed {fleet.seed}: {len(found)} probe(s) disagree; first: {item.label}: kernel {answer}, explain {want}"]
     lines += [f"  explain on {s['host']}: {s['verdict']} ({s['decided_by']})" for s in steps]
     lines += [f"  also: {p.label}: kernel {a}, explain {w}" for p, a, w, _steps in found[1:6]]

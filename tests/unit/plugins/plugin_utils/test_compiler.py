@@ -49,8 +49,10 @@ FAMILY_CASES = [
     ("IPv6 source notNets: IPv4 rule omitted", {"action": "Deny", "source": {"notNets": ["2001:db8::/64"]}}, 0, 1),
     ("IPv4 destination notNets: IPv6 rule omitted", {"action": "Allow", "destination": {"notNets": ["203.0.113.0/24"]}}, 1, 0),
     ("IPv6 destination notNets: IPv4 rule omitted", {"action": "Deny", "destination": {"notNets": ["2001:db8::/64", "2001:db8:1::/64"]}}, 0, 1),
-    ("IPv4 source nets and destination notNets", {"action": "Allow", "source": {"nets": ["203.0.113.0/24"]}, "destination": {"notNets": ["198.51.100.0/24"]}}, 1, 0),
-    ("IPv6 destination nets and source notNets", {"action": "Allow", "source": {"notNets": ["2001:db8:1::/64"]}, "destination": {"nets": ["2001:db8::/64"]}}, 0, 1),
+    ("IPv4 source nets and destination notNets",
+     {"action": "Allow", "source": {"nets": ["203.0.113.0/24"]}, "destination": {"notNets": ["198.51.100.0/24"]}}, 1, 0),
+    ("IPv6 destination nets and source notNets",
+     {"action": "Allow", "source": {"notNets": ["2001:db8:1::/64"]}, "destination": {"nets": ["2001:db8::/64"]}}, 0, 1),
     ("IPv4 notNets with ipVersion 4", {"action": "Allow", "ipVersion": 4, "source": {"notNets": ["203.0.113.0/24"]}}, 1, 0),
     ("IPv6 notNets with ICMPv6", {"action": "Allow", "protocol": "ICMPv6", "destination": {"notNets": ["2001:db8::/64"]}}, 0, 1),
     ("selector: both families", {"action": "Allow", "source": {"selector": "role == 'db'"}}, 1, 1),
@@ -64,8 +66,10 @@ def test_rules_are_written_per_family(rule, v4, v6):
 
 
 NOT_NETS_WARNINGS = [
-    ({"source": {"notNets": ["203.0.113.0/24"]}}, "policy p ingress rule 0: source.notNets has no IPv6 entries, so the rule is left out of the IPv6 rules (as Felix does)"),
-    ({"destination": {"notNets": ["2001:db8::/64"]}}, "policy p ingress rule 0: destination.notNets has no IPv4 entries, so the rule is left out of the IPv4 rules (as Felix does)"),
+    ({"source": {"notNets": ["203.0.113.0/24"]}},
+     "policy p ingress rule 0: source.notNets has no IPv6 entries, so the rule is left out of the IPv6 rules (as Felix does)"),
+    ({"destination": {"notNets": ["2001:db8::/64"]}},
+     "policy p ingress rule 0: destination.notNets has no IPv4 entries, so the rule is left out of the IPv4 rules (as Felix does)"),
 ]
 
 
