@@ -202,7 +202,7 @@ def test_first_apply_creates_the_owned_state_with_hooks_once(ns, tmp_path):
     inputs = golden("inventory-web-features")
     result = apply_ok(ns, tmp_path, inputs)
     assert result["changed"] and result["restored"]
-    assert len(result["changes"]["chains_added"]) == 38 and len(result["changes"]["sets_added"]) == 13
+    assert len(result["changes"]["chains_added"]) == 38 and len(result["changes"]["sets_added"]) == 12
     saved = run_in(ns, ["iptables-save", "-t", "filter"]).splitlines()
     assert [line for line in saved if line.startswith(("-A INPUT", "-A FORWARD", "-A OUTPUT"))] == [
         "-A INPUT -j pal-INPUT",
