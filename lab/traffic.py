@@ -22,7 +22,24 @@ class ProbeError(LabError):
 
 SERVER = r"""
 import json, os, selectors, socket, sys
+# Linux's numbers where this Python lacks the names.
+IP_PKTINFO = getattr(socket, "IP_PKTINFO", 8)
+IPV6_RECVPKTINFO = getattr(socket, "IPV6_RECVPKTINFO", 49)
+IPV6_PKTINFO = getattr(socket, "IPV6_PKTINFO", 50)
 spec = json.loads(sys.argv[1])
+
+def echo(s):
+    # Answer from the address the datagram came to, not the one routing would pick: on a host
+    # with two interfaces the client only takes a reply from the address it sent to.
+    data, ancillary, _flags, peer = s.recvmsg(2048, socket.CMSG_SPACE(32))
+    reply = []
+    for level, kind, value in ancillary:
+        if level == socket.IPPROTO_IP and kind == IP_PKTINFO:
+            reply = [(level, kind, bytes(4) + value[8:12] + bytes(4))]  # in_pktinfo: ifindex 0, spec_dst = the address
+        elif level == socket.IPPROTO_IPV6 and kind == IPV6_PKTINFO:
+            reply = [(level, kind, value[:16] + bytes(4))]  # in6_pktinfo: the address, ifindex 0
+    s.sendmsg([data], reply, 0, peer)
+
 sel = selectors.DefaultSelector()
 for family, address in ((socket.AF_INET, "0.0.0.0"), (socket.AF_INET6, "::")):
     for port in spec["tcp"]:
@@ -36,6 +53,9 @@ for family, address in ((socket.AF_INET, "0.0.0.0"), (socket.AF_INET6, "::")):
         s = socket.socket(family, socket.SOCK_DGRAM)
         if family == socket.AF_INET6:
             s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            s.setsockopt(socket.IPPROTO_IPV6, IPV6_RECVPKTINFO, 1)
+        else:
+            s.setsockopt(socket.IPPROTO_IP, IP_PKTINFO, 1)
         s.bind((address, port)); s.setblocking(False)
         sel.register(s, selectors.EVENT_READ, "udp")
 with open(spec["ready"], "w") as f:
@@ -50,7 +70,7 @@ while True:
                 pass
         else:
             try:
-                data, peer = s.recvfrom(2048); s.sendto(data, peer)
+                echo(s)
             except OSError:
                 pass
 """

@@ -2,14 +2,21 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The simulator against the kernel, on generated fleets: what ``explain`` predicts is what passes.
 
-For each seed a fleet is generated (``fleet_generator``), applied to three lab hosts with
+For each seed a fleet is generated (``fleet_generator``), applied to four lab hosts with
 ``site.yml`` over SSH, and every probe of ``fleet_generator.probes`` is sent from inside its
-host, all hosts at once. The prediction for a probe comes from ``palisade.firewall.explain``
-(one task with every packet, run through ``ansible-playbook`` like a user would): the
-sender's egress and the receiver's ingress for the packet, and the receiver's egress and the
-sender's ingress for its reply (``ESTABLISHED``, not a SYN). A TCP probe is predicted ``open``
-(or ``refused`` for a closed port) when all four allow, ``filtered`` otherwise; UDP and ICMP
-``open`` or ``filtered``.
+host, all hosts at once. ``h4`` routes between the bridge and a link to ``h3``'s second
+interface, so probes to and from ``h3``'s ``eth1`` address from ``h1`` and ``h2`` are
+forwarded traffic there.
+
+The prediction for a probe comes from ``palisade.firewall.explain`` (one task with every
+packet, run through ``ansible-playbook`` like a user would): every firewall the packet
+crosses (the sender's egress, the router's forwarding, the receiver's ingress), then every
+firewall its reply crosses, the other way. A reply is ``ESTABLISHED`` (and not a SYN) on a
+host where the packet was tracked; where a doNotTrack rule left the packet ``UNTRACKED``,
+that host's conntrack has no entry, so the reply is what conntrack makes of a first packet:
+``NEW`` for UDP, ``INVALID`` for a TCP SYN-ACK or reset and an ICMP echo reply. A TCP probe
+is predicted ``open`` (or ``refused`` for a closed port) when every crossing allows,
+``filtered`` otherwise; UDP and ICMP ``open`` or ``filtered``.
 
 A mismatch fails with the seed, the fleet, the probe, both answers, the four explain verdicts
 and the hosts' ``pal-`` rules, after a shrinker has removed every policy and rule it could
@@ -19,9 +26,11 @@ seeds; one random seed is always added and printed.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import random
+import subprocess
 import sys
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -52,6 +61,7 @@ PREDICT = """- name: Predict every probe with explain
     - name: Explain the packets
       palisade.firewall.explain:
         packets: "{{ lookup('ansible.builtin.file', 'packets.json') | from_json }}"
+        details: true
       register: predicted
     - name: Write the verdicts
       ansible.builtin.copy:
@@ -67,9 +77,37 @@ def seeds() -> list[int]:
     return chosen + [RANDOM_SEED]
 
 
+ROUTER = "h4"
+# h3's eth1 and the router's, on a link of their own (a /29 and a /64 outside the lab's subnets).
+ETH1 = {"h3": ("198.51.100.193", "2001:db8:211::3"), ROUTER: ("198.51.100.194", "2001:db8:211::4")}
+ETH1_NETS = ("198.51.100.192/29", "2001:db8:211::/64")
+
+
+def build_topology(lab: Lab) -> None:
+    """The router's link to h3's eth1, forwarding on the router, and routes that keep every
+    path symmetric: h1 and h2 reach the link through the router; h3 answers from its eth1
+    address through eth1 (a source rule), not straight over the bridge."""
+    subprocess.run(["ip", "link", "add", "eth1", "netns", lab.namespace("h3"), "type", "veth", "peer", "name", "eth1",
+                    "netns", lab.namespace(ROUTER)], check=True)
+    for host, (ipv4, ipv6) in ETH1.items():
+        lab.exec(host, ["sh", "-ec", f"ip addr add {ipv4}/29 dev eth1; ip addr add {ipv6}/64 dev eth1 nodad; ip link set eth1 up"])
+    lab.exec(ROUTER, ["sh", "-ec", "sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 "
+                                   "net.ipv4.conf.all.send_redirects=0 net.ipv4.conf.eth0.send_redirects=0"])
+    for host in ("h1", "h2"):
+        lab.exec(host, ["sh", "-ec", f"ip route add {ETH1_NETS[0]} via {lab.address(ROUTER)}; "
+                                     f"ip -6 route add {ETH1_NETS[1]} via {lab.address(ROUTER, 6)}"])
+    ipv4, ipv6 = ETH1["h3"]
+    router4, router6 = ETH1[ROUTER]
+    lab.exec("h3", ["sh", "-ec", f"ip rule add from {ipv4} table 100; ip route add {ETH1_NETS[0]} dev eth1 table 100; "
+                                 f"ip route add default via {router4} dev eth1 table 100; "
+                                 f"ip -6 rule add from {ipv6} table 100; ip -6 route add {ETH1_NETS[1]} dev eth1 table 100; "
+                                 f"ip -6 route add default via {router6} dev eth1 table 100"])
+
+
 @pytest.fixture(scope="module")
 def lab():
-    with Lab("paldf", hosts=3, subnet4="198.51.100.0/25", subnet6="2001:db8:210::/64") as instance:
+    with Lab("paldf", hosts=4, subnet4="198.51.100.0/25", subnet6="2001:db8:210::/64") as instance:
+        build_topology(instance)
         for host in instance.hosts:
             start_listeners(instance, host, tcp=list(TCP_LISTEN), udp=list(UDP_LISTEN))
         yield instance
@@ -83,9 +121,10 @@ class Runner:
         self.root = root
         self.next_port = 20000
         self.last_answers: Counter = Counter()
+        self.last_untracked = 0  # probes whose reply met a host where the packet was untracked
 
     def hosts(self) -> list[LabHost]:
-        return [LabHost(h, self.lab.address(h), self.lab.address(h, 6)) for h in self.lab.hosts]
+        return [LabHost(h, self.lab.address(h), self.lab.address(h, 6), ETH1.get(h), h == ROUTER) for h in self.lab.hosts]
 
     def source_ports(self, count: int) -> int:
         """A fresh range of source ports, so that no probe meets an earlier probe's conntrack entry."""
@@ -103,7 +142,8 @@ class Runner:
         (inventory / "hosts.yml").write_text(yaml.safe_dump(hosts))
         (inventory / "group_vars" / "all.yml").write_text(yaml.safe_dump(fleet.fleet_vars, sort_keys=False))
         for host in fleet.hosts:
-            data = {"palisade_labels": fleet.labels[host.name], "palisade_host_endpoints": fleet.endpoints[host.name]}
+            data = {"palisade_labels": fleet.labels[host.name], "palisade_host_endpoints": fleet.endpoints[host.name],
+                    **fleet.host_extras.get(host.name, {})}
             (inventory / "host_vars" / f"{host.name}.yml").write_text(yaml.safe_dump(data, sort_keys=False))
         connect_inventory(inventory, self.lab)
         write_site_files(self.root)
@@ -116,17 +156,22 @@ class Runner:
             raise AssertionError(f"seed {fleet.seed}: site.yml failed ({run.returncode})\n{describe(fleet)}\n{run.stdout[-5000:]}{run.stderr[-2000:]}")
 
     def kernel(self, fleet: Fleet, items: list[Probe]) -> list[str]:
-        addresses = {h.name: {4: h.ipv4, 6: h.ipv6} for h in fleet.hosts}
         by_host: dict[str, list[int]] = {}
         for index, item in enumerate(items):
             by_host.setdefault(item.src, []).append(index)
 
         def send(host: str) -> list[str]:
-            specs = [{"src": addresses[item.src][item.family], "dst": addresses[item.dst][item.family], "protocol": item.protocol,
-                      "src_port": item.src_port, "dst_port": item.dst_port} for item in (items[i] for i in by_host[host])]
+            specs = [{"src": fleet.host(item.src).address(item.src_if, item.family), "dst": fleet.host(item.dst).address(item.dst_if, item.family),
+                      "protocol": item.protocol, "src_port": item.src_port, "dst_port": item.dst_port}
+                     for item in (items[i] for i in by_host[host])]
             return run_prober(self.lab, host, specs)
 
         answers: list[str] = [""] * len(items)
+        with ThreadPoolExecutor(len(self.lab.hosts)) as pool:
+            # Probes from the failsafe source ports repeat their 5-tuples from fleet to fleet: an
+            # entry an earlier fleet left (a SYN nobody answered stays for 120 s) would make a
+            # reply ESTABLISHED that this fleet's rules left untracked.
+            list(pool.map(lambda host: self.lab.exec(host, ["conntrack", "-F"]), self.lab.hosts))
         with ThreadPoolExecutor(len(by_host)) as pool:
             for host, result in zip(by_host, pool.map(send, by_host)):
                 for index, answer in zip(by_host[host], result):
@@ -137,18 +182,30 @@ class Runner:
         return answers
 
     def predict(self, fleet: Fleet, items: list[Probe]) -> list[tuple[str, list[dict[str, Any]]]]:
-        addresses = {h.name: {4: h.ipv4, 6: h.ipv6} for h in fleet.hosts}
-        packets = []
+        """What explain says of each probe; every reply crossing is asked twice (tracked and not)
+        in the same run, and the answer that fits the packet's own crossing of that host is used."""
+        packets, shapes = [], []
         for item in items:
-            packets += crossings(item, addresses)
+            there, back = crossings(item, fleet)
+            shapes.append(len(there))
+            packets += there
+            for pair in back:
+                packets += pair
         (self.root / "packets.json").write_text(json.dumps(packets))
         run = ansible_playbook(self.root, self.lab, COLLECTIONS, "predict.yml")
         if run.returncode != 0:
             raise AssertionError(f"seed {fleet.seed}: explain failed\n{run.stdout[-5000:]}{run.stderr[-2000:]}")
         results = json.loads((self.root / "predicted.json").read_text())
-        predictions = []
-        for index, item in enumerate(items):
-            steps = results[4 * index: 4 * index + 4]
+        predictions, at = [], 0
+        self.last_untracked = 0
+        for item, count in zip(items, shapes):
+            forward = results[at: at + count]
+            replies = results[at + count: at + 3 * count]
+            at += 3 * count
+            # the reply meets the hosts in the reverse order: its i-th crossing is the packet's (count-1-i)-th
+            back = [replies[2 * i + (1 if untracked(forward[count - 1 - i]) else 0)] for i in range(count)]
+            self.last_untracked += any(untracked(result) for result in forward)
+            steps = forward + back
             passes = all(step["verdict"] != "deny" for step in steps)
             listening = item.protocol != "tcp" or item.dst_port in TCP_LISTEN
             predictions.append((("open" if listening else "refused") if passes else "filtered", steps))
@@ -161,12 +218,15 @@ class Runner:
         return [(item, answer, want, steps) for item, answer, (want, steps) in zip(items, answers, predicted) if answer != want]
 
 
-def crossings(item: Probe, addresses: dict[str, dict[int, str]]) -> list[dict[str, Any]]:
-    """The four firewalls a probe and its reply cross, as explain packets."""
-    src, dst = addresses[item.src][item.family], addresses[item.dst][item.family]
+def crossings(item: Probe, fleet: Fleet) -> tuple[list[dict[str, Any]], list[tuple[dict[str, Any], dict[str, Any]]]]:
+    """The firewalls a probe crosses, as explain packets, and for its reply the same firewalls the
+    other way, each as a (tracked, untracked) pair: ``ESTABLISHED``, or what conntrack makes of a
+    reply it has no entry for."""
+    src = fleet.host(item.src).address(item.src_if, item.family)
+    dst = fleet.host(item.dst).address(item.dst_if, item.family)
     protocol = {"tcp": "TCP", "udp": "UDP", "icmp": "ICMP" if item.family == 4 else "ICMPv6"}[item.protocol]
     forward: dict[str, Any] = {"protocol": protocol}
-    reply: dict[str, Any] = {"protocol": protocol, "ct_state": "ESTABLISHED"}
+    reply: dict[str, Any] = {"protocol": protocol}
     if item.protocol == "icmp":
         forward["icmp_type"], reply["icmp_type"] = (8, 0) if item.family == 4 else (128, 129)
         forward["icmp_code"] = reply["icmp_code"] = 0  # ping's echo request and reply
@@ -174,17 +234,32 @@ def crossings(item: Probe, addresses: dict[str, dict[int, str]]) -> list[dict[st
         forward.update(src_port=item.src_port, dst_port=item.dst_port)
         reply.update(src_port=item.dst_port, dst_port=item.src_port)
     if item.protocol == "tcp":
-        reply["syn"] = False
-    return [
-        {**forward, "host": item.src, "out_interface": "eth0", "src": src, "dst": dst},
-        {**forward, "host": item.dst, "in_interface": "eth0", "src": src, "dst": dst},
-        {**reply, "host": item.dst, "out_interface": "eth0", "src": dst, "dst": src},
-        {**reply, "host": item.src, "in_interface": "eth0", "src": dst, "dst": src},
-    ]
+        reply["syn"] = False  # a SYN-ACK or a reset
+    hops = [(item.src, None, item.src_if)]
+    if item.via:
+        hops.append((item.via, *(("eth0", "eth1") if item.dst_if == "eth1" else ("eth1", "eth0"))))
+    hops.append((item.dst, item.dst_if, None))
+    there = [{**forward, "host": host, **_interfaces(way_in, way_out), "src": src, "dst": dst} for host, way_in, way_out in hops]
+    first_packet = "NEW" if item.protocol == "udp" else "INVALID"
+    back = []
+    for host, way_in, way_out in reversed(hops):
+        packet = {**reply, "host": host, **_interfaces(arriving=way_out, leaving=way_in), "src": dst, "dst": src}
+        back.append(({**packet, "ct_state": "ESTABLISHED"}, {**packet, "ct_state": first_packet}))
+    return there, back
+
+
+def _interfaces(arriving: str | None, leaving: str | None) -> dict[str, str]:
+    return {key: name for key, name in (("in_interface", arriving), ("out_interface", leaving)) if name}
+
+
+def untracked(result: dict[str, Any]) -> bool:
+    """Whether a doNotTrack rule took the packet out of conntrack on this host."""
+    return any(step["action"] == "notrack" for step in result["trace"])
 
 
 def describe(fleet: Fleet) -> str:
-    return yaml.safe_dump({"seed": fleet.seed, "labels": fleet.labels, "endpoints": fleet.endpoints, **fleet.fleet_vars}, sort_keys=False)
+    return yaml.safe_dump({"seed": fleet.seed, "labels": fleet.labels, "endpoints": fleet.endpoints, "host_extras": fleet.host_extras,
+                           **fleet.fleet_vars}, sort_keys=False)
 
 
 # --- shrinking ---------------------------------------------------------------------------------
@@ -209,7 +284,7 @@ def smaller(fleet: Fleet) -> list[Fleet]:
 
 
 def with_policies(fleet: Fleet, policies: list[dict[str, Any]]) -> Fleet:
-    return Fleet(fleet.seed, fleet.hosts, fleet.labels, fleet.endpoints, {**fleet.fleet_vars, "palisade_policies": policies})
+    return dataclasses.replace(fleet, fleet_vars={**fleet.fleet_vars, "palisade_policies": policies})
 
 
 def shrink(runner: Runner, fleet: Fleet, item: Probe) -> Fleet:
@@ -233,7 +308,7 @@ def shrink(runner: Runner, fleet: Fleet, item: Probe) -> Fleet:
 def fresh_port(runner: Runner, item: Probe) -> Probe:
     if item.protocol == "icmp" or item.src_port in (179, 2379):
         return item
-    return Probe(item.src, item.dst, item.family, item.protocol, runner.source_ports(1), item.dst_port)
+    return dataclasses.replace(item, src_port=runner.source_ports(1))
 
 
 def report(runner: Runner, fleet: Fleet, found: list[tuple[Probe, str, str, list[dict[str, Any]]]]) -> str:
@@ -241,7 +316,8 @@ def report(runner: Runner, fleet: Fleet, found: list[tuple[Probe, str, str, list
     shrunk = shrink(runner, fleet, item)
     runner.apply(shrunk)
     save = "iptables-save" if item.family == 4 else "ip6tables-save"
-    rules = {h: [line for line in runner.lab.exec(h, [save]).stdout.splitlines() if "pal-" in line] for h in sorted({item.src, item.dst})}
+    on_path = sorted({item.src, item.dst, *([item.via] if item.via else [])})
+    rules = {h: [line for line in runner.lab.exec(h, [save]).stdout.splitlines() if "pal-" in line] for h in on_path}
     lines = [f"seed {fleet.seed}: {len(found)} probe(s) disagree; first: {item.label}: kernel {answer}, explain {want}"]
     lines += [f"  explain on {s['host']}: {s['verdict']} ({s['decided_by']})" for s in steps]
     lines += [f"  also: {p.label}: kernel {a}, explain {w}" for p, a, w, _steps in found[1:6]]
@@ -263,5 +339,7 @@ def test_explain_predicts_what_the_kernel_does(runner, seed):
     items = probes(fleet, runner.source_ports(1000))
     found = runner.mismatches(fleet, items)
     kernel = ", ".join(f"{count} {answer}" for answer, count in sorted(runner.last_answers.items()))
-    print(f"seed {seed}: {len(fleet.policies)} policies, {len(items)} probes ({kernel}), {len(found)} mismatches")
+    forwarded = sum(1 for item in items if item.via)
+    print(f"seed {seed}: {len(fleet.policies)} policies, {len(items)} probes ({kernel}; {forwarded} forwarded, "
+          f"{runner.last_untracked} untracked on the way), {len(found)} mismatches")
     assert not found, report(runner, fleet, found)

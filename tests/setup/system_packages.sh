@@ -27,6 +27,8 @@ want openssh-client 'command -v ssh' 'command -v ssh-keyscan' 'command -v ssh-ke
 # traffic in the lab: TCP/UDP listeners and clients, ICMP echo (lab/traffic.py, confirm probes)
 want socat 'command -v socat'
 want iputils-ping 'command -v ping'
+# an empty conntrack table before each fleet's probes (tests/differential)
+want conntrack 'command -v conntrack'
 # ansible-test sanity's shellcheck test (make sanity; skipped without it)
 want shellcheck 'command -v shellcheck'
 
