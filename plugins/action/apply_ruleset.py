@@ -33,7 +33,7 @@ from ansible.utils.display import Display
 from ansible_collections.palisade.firewall.plugins.module_utils._palisade.arguments import ARGUMENT_SPEC, MIN_ROLLBACK_TIMEOUT, TEXT_INPUTS
 from ansible_collections.palisade.firewall.plugins.module_utils._palisade.errors import InputError
 from ansible_collections.palisade.firewall.plugins.module_utils._palisade.probes import parse_probes
-from ansible_collections.palisade.firewall.plugins.plugin_utils import compiled_store
+from ansible_collections.palisade.firewall.plugins.plugin_utils import compiled_store, flow_report, ir_json
 from ansible_collections.palisade.firewall.plugins.plugin_utils.errors import PalisadeError
 from ansible_collections.palisade.firewall.plugins.plugin_utils.lockout import LockoutCheck, LockoutError, check_lockout, connection_from_facts
 
@@ -84,7 +84,12 @@ class ActionModule(ActionBase):
         if planned.get("failed"):
             return planned
         refusal = _preflight_refusal(planned, task_vars) or (guard.refusal(planned) if guard else None)
-        return refusal or guard_result(planned, guard)
+        if refusal:
+            return refusal
+        result = guard_result(planned, guard)
+        if guard is not None and "flow_record_state" in planned:
+            result = _with_flow_changes(result, guard.compiled, self._task.diff)
+        return result
 
     # -- the protocol ------------------------------------------------------------------------
 
@@ -205,6 +210,10 @@ class ActionModule(ActionBase):
         )
         if phase in ("confirm", "status"):  # the host has the rules already: keep the confirmation small
             module_args.update(ipv4_rules="", ipv6_rules="", ipsets="", hooks=[])
+        elif phase in ("arm", "apply"):
+            module_args["_palisade_flow_record"] = args.get("_flow_record")
+        elif self._task.check_mode and args.get("_flow_record") is not None:
+            module_args["_palisade_flows"] = True
         if connect_timeout is not None:
             self._set_connect_timeout(connect_timeout)
         return self._execute_module(module_name=MODULE, module_args=module_args, task_vars=task_vars)
@@ -317,7 +326,21 @@ def _from_compiled(args, task_vars):
     files = output["files"]
     texts = dict(ipv4_rules=files["ipv4.rules"], ipv6_rules=files["ipv6.rules"], ipsets=files["ipsets.restore"], hooks=output["hooks"])
     guard = _Guard(compiled, output, task_vars["hostvars"][host], args["allow_lockout"])
-    return guard, dict(args, **texts)
+    return guard, dict(args, **texts, _flow_record=ir_json.dumps(compiled.rulesets))
+
+
+def _with_flow_changes(result, compiled, diff_mode):
+    """The check result with the flows the change starts or stops (``flow_changes``), from the
+    host's flow record; the flow record texts themselves are not kept in the result."""
+    result = dict(result)
+    record, text, recorded_sets = result.pop("flow_record_state"), result.pop("flow_record", None), result.pop("recorded_sets", {})
+    report = flow_report.report(compiled, record, text, recorded_sets)
+    result.update(flow_changes=report["flow_changes"], flow_summary=report["summary"])
+    if report.get("warning"):
+        result.setdefault("warnings", []).append(report["warning"])
+    if diff_mode and "diff" in result:
+        result["diff"] = [result["diff"], {"prepared": report["text"]}]
+    return result
 
 
 def guard_result(result, guard):

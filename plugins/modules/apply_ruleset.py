@@ -211,6 +211,18 @@ options:
         the C(arm) step the host plans only, and reports the connection it sees, when it sees
         another one.
     type: dict
+  _palisade_flow_record:
+    description:
+      - Internal, set by the controller side (the action plugin of the same name), not by users.
+      - The compiled rulesets as JSON. Recorded as C(applied/flows.json) in O(state_dir) with the
+        applied rules, only after the confirmation; an apply without it removes an older one.
+    type: str
+  _palisade_flows:
+    description:
+      - Internal, set by the controller side (the action plugin of the same name), not by users.
+      - In the C(plan) step, return the recorded flow record (RV(flow_record)), for check mode's flow changes.
+    type: bool
+    default: false
 author:
   - palisade.firewall maintainers (@palisade-firewall)
 attributes:
@@ -387,6 +399,37 @@ persisted:
   type: dict
   sample: {enabled: true, record: /var/lib/palisade/applied, method: systemd, command: /var/lib/palisade/boot/palisade-restore,
            unit: /etc/systemd/system/palisade-firewall.service, changed: true}
+flow_changes:
+  description:
+    - Check mode, with O(compiled) - every flow class whose verdict the change flips, compared with
+      the host's flow record (see C(docs/check-mode.md)) - C(family), C(direction) (C(ingress) or
+      C(egress)), C(interface), C(local) (the host's address), C(peer) (who is on the other end -
+      C(host NAME), C(network set NAME (NET)), a network, or C(anything else)), C(peer_address)
+      (the address simulated), C(service) (C(TCP 6000-6010), C(ICMP type 8), C(other protocols))
+      with C(protocol), C(ports), C(icmp_type), C(icmp_code), C(before) and C(after) (C(allow),
+      C(deny) or C(untouched)), C(before_rule) and C(after_rule) (what decides), and C(line).
+  returned: in check mode with O(compiled)
+  type: list
+  elements: dict
+flow_summary:
+  description: One line - C(8 flows change - 6 allow -> deny, 2 deny -> allow), C(no flow changes), or why they are unknown.
+  returned: in check mode with O(compiled)
+  type: str
+  sample: "2 flows change: 2 allow -> deny"
+flow_record_state:
+  description:
+    - Check mode with O(_palisade_flows) only. What the host recorded of its last confirmed apply
+      - C(none) (nothing was ever applied), C(missing) (applied without a flow record), C(found).
+  returned: when O(_palisade_flows) is true
+  type: str
+flow_record:
+  description: The recorded compiled rulesets (JSON), when RV(flow_record_state) is C(found).
+  returned: when O(_palisade_flows) is true
+  type: str
+recorded_sets:
+  description: The members of the recorded ipsets that differ from the wanted ones, by set name.
+  returned: when O(_palisade_flows) is true
+  type: dict
 diff:
   description:
     - The owned state before and after, as readable text (with C(--diff)).
@@ -412,12 +455,13 @@ from ansible_collections.palisade.firewall.plugins.module_utils._palisade.connec
     session_ssh_connection,
 )
 from ansible_collections.palisade.firewall.plugins.module_utils._palisade.errors import CommandError, InputError, PalisadeError
+from ansible_collections.palisade.firewall.plugins.module_utils._palisade import flow_record
 from ansible_collections.palisade.firewall.plugins.module_utils._palisade.probes import parse_probes
 from ansible_collections.palisade.firewall.plugins.module_utils._palisade.rollback import apply_without_rollback, arm, confirm, status
 from ansible_collections.palisade.firewall.plugins.module_utils._palisade.state import parse_wanted
 
 
-TEXT_ARGUMENTS = ("ipv4_rules", "ipv6_rules", "ipsets")
+TEXT_ARGUMENTS = ("ipv4_rules", "ipv6_rules", "ipsets", "_palisade_flow_record")
 
 
 def main():
@@ -470,7 +514,7 @@ def run(params, check_mode):
     if absent:
         raise InputError(["missing required arguments: " + ", ".join(absent)])
     wanted = parse_wanted(params["ipv4_rules"], params["ipv6_rules"], params["ipsets"], params["hooks"], params["prefix"])
-    persist = {"enabled": params["persist"], "method": params["boot_restore"]}
+    persist = {"enabled": params["persist"], "method": params["boot_restore"], "flow_record": params["_palisade_flow_record"]}
     facts = host_facts() if phase in ("plan", "arm") else {}
     if facts.get("missing_tools"):
         return dict(changed=False, armed=False, **facts), None
@@ -478,6 +522,8 @@ def run(params, check_mode):
     if check_mode or phase == "plan" or unexpected:
         result = apply(wanted, state_dir=state_dir, lock_timeout=params["lock_timeout"], check_mode=True)
         facts.update(armed=False, unexpected_connection=unexpected)
+        if params["_palisade_flows"]:
+            facts.update(flow_record.read(state_dir, params["ipsets"]))
     elif phase == "arm":
         result = arm(wanted, params["_palisade_run_id"], params["rollback_timeout"], state_dir, params["lock_timeout"], persist)
     else:

@@ -363,13 +363,7 @@ def write_record(state_dir: str, wanted) -> str:
     contents = {file_name: inputs[key] for file_name, key in RECORD_FILES}
     contents["hooks.json"] = wanted.hooks_json()
     for file_name, content in contents.items():
-        path = os.path.join(directory, file_name)
-        try:
-            if statedir.read_text(path) == content:
-                continue
-        except (OSError, ValueError, StateDirError):
-            pass  # missing, unreadable or planted: replaced by a new file
-        statedir.write_atomically(path, content)
+        statedir.write_if_different(os.path.join(directory, file_name), content)
     return directory
 
 

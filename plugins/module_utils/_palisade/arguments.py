@@ -8,7 +8,9 @@ The action validates them before contacting the host (so a bad probe or timeout 
 far as an apply) and adds the private ``_palisade_phase`` and ``_palisade_run_id`` that drive
 one step of the rollback protocol on the host, ``_palisade_verbose`` (the transaction texts in
 the result, from verbosity 3) and ``_palisade_expect`` (the management connection the lockout
-guard checked: the host arms only when it sees that one).
+guard checked: the host arms only when it sees that one), ``_palisade_flow_record`` (the
+compiled rulesets as JSON, recorded with the applied rules after confirmation) and
+``_palisade_flows`` (check mode: return the recorded one, for the flow changes).
 
 The texts and hooks are optional here because the action may take them from ``compiled``
 instead; the module always receives them.
@@ -50,6 +52,8 @@ ARGUMENT_SPEC = {
     "_palisade_run_id": {"type": "str"},
     "_palisade_verbose": {"type": "bool", "default": False},
     "_palisade_expect": {"type": "dict"},
+    "_palisade_flow_record": {"type": "str"},
+    "_palisade_flows": {"type": "bool", "default": False},
 }
 
 TEXT_INPUTS = ("ipv4_rules", "ipv6_rules", "ipsets", "hooks")

@@ -27,6 +27,7 @@ import pkgutil
 import subprocess
 import sys
 
+from ansible_collections.palisade.firewall.plugins.module_utils._palisade import flow_record as flows
 from ansible_collections.palisade.firewall.plugins.module_utils._palisade import statedir
 from ansible_collections.palisade.firewall.plugins.module_utils._palisade.apply import (
     DEFAULT_STATE_DIR,
@@ -39,7 +40,7 @@ from ansible_collections.palisade.firewall.plugins.module_utils._palisade.stated
 from ansible_collections.palisade.firewall.plugins.module_utils._palisade.state import parse_wanted
 
 PACKAGE = "ansible_collections.palisade.firewall.plugins.module_utils._palisade"
-LIBRARY_MODULES = ("__init__", "apply", "boot", "commands", "errors", "plan", "records", "rules", "saved_state", "state", "statedir")
+LIBRARY_MODULES = ("__init__", "apply", "boot", "commands", "errors", "flow_record", "plan", "records", "rules", "saved_state", "state", "statedir")
 UNIT_NAME = "palisade-firewall.service"
 METHODS = ("auto", "systemd", "none")
 UNIT = """\
@@ -84,16 +85,18 @@ def library_sources() -> dict:
     return sources
 
 
-def persist(state_dir: str, wanted, enabled: bool = True, method: str = "auto", root: str = "/", sources=None) -> dict:
+def persist(state_dir: str, wanted, enabled: bool = True, method: str = "auto", root: str = "/", sources=None, flow_record=None) -> dict:
     """Record ``wanted`` as applied and (when ``enabled``) install its boot restore; what was done.
 
-    ``sources`` are ``library_sources()`` read earlier (the rollback watchdog passes them).
+    ``sources`` are ``library_sources()`` read earlier (the rollback watchdog passes them);
+    ``flow_record`` is recorded next to the rules (see ``flow_record``).
     """
     if method not in METHODS:
         raise PalisadeError(f"boot restore method must be one of {', '.join(METHODS)}, got {method!r}")
     check_unit_path(state_dir)
     statedir.check(state_dir, create=True)
     record = write_record(state_dir, wanted)
+    flows.write(state_dir, flow_record)
     command = os.path.join(state_dir, "boot", "palisade-restore")
     unit = os.path.join(root, "etc", "systemd", "system", UNIT_NAME)
     link = os.path.join(root, "etc", "systemd", "system", "multi-user.target.wants", UNIT_NAME)

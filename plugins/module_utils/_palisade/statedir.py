@@ -187,6 +187,17 @@ def write_atomically(path: str, content: str, mode: int = 0o600) -> None:
         raise
 
 
+def write_if_different(path: str, content: str) -> bool:
+    """``write_atomically`` unless the file holds ``content`` already; whether it wrote."""
+    try:
+        if read_text(path) == content:
+            return False
+    except (OSError, ValueError, StateDirError):
+        pass  # missing, unreadable or planted: replaced by a new file
+    write_atomically(path, content)
+    return True
+
+
 def reserve(path: str, size: int, placeholder: bytes) -> None:
     """Create ``path`` as ``placeholder`` padded with spaces to ``size`` bytes, on disk, so that
     ``overwrite`` later needs no new space (a full disk during the rollback window)."""
