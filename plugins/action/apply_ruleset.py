@@ -334,6 +334,8 @@ def _with_flow_changes(result, compiled, diff_mode):
     host's flow record; the flow record texts themselves are not kept in the result."""
     result = dict(result)
     record, text, recorded_sets = result.pop("flow_record_state"), result.pop("flow_record", None), result.pop("recorded_sets", {})
+    if not result.get("changed"):  # the host runs the wanted rules already: no flow can change
+        return {**result, "flow_changes": [], "flow_summary": flow_report.NO_CHANGES}
     report = flow_report.report(compiled, record, text, recorded_sets)
     result.update(flow_changes=report["flow_changes"], flow_summary=report["summary"])
     if report.get("warning"):

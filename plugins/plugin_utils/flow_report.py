@@ -13,6 +13,7 @@ says so.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -23,6 +24,10 @@ from ansible_collections.palisade.firewall.plugins.plugin_utils.compiler import 
 NEVER_APPLIED = "none"
 NO_FLOW_RECORD = "missing"
 FOUND = "found"
+NO_CHANGES = "no flow changes"
+# Flow classes simulated per host at most (two simulations each): beyond it the check says so
+# instead of running for minutes; see docs/check-mode.md.
+CLASS_LIMIT = 20000
 UNKNOWN = ("flow changes unknown: the host's last apply left no flow record (an earlier version of the collection); "
            "the next apply records one")
 
@@ -40,8 +45,13 @@ def report(compiled: CompiledHost, record: str, text: str | None, recorded_sets:
                     "warning": f"{compiled.host}: flow changes unknown: {error}"}
     local = flows.local_endpoints(item.endpoint for item in compiled.resolution.endpoints)
     peers = resolution_peers(compiled)
+    pairs = [(old, new) for old, new in zip(before, compiled.rulesets) if old is None or _comparable(old) != _comparable(new)]
+    count = sum(len(flows.flow_classes([new] if old is None else [old, new], new.family, local, peers)) for old, new in pairs)
+    if count > CLASS_LIMIT:
+        why = f"flow changes not computed: {count} flow classes, more than the {CLASS_LIMIT} a check compares per host"
+        return {"flow_changes": [], "summary": why, "text": f"# {why}\n", "warning": f"{compiled.host}: {why}"}
     changes = []
-    for old, new in zip(before, compiled.rulesets):
+    for old, new in pairs:
         changes += [(new.family, change) for change in flows.flow_changes(old, new, local, peers)]
     summary = flows.summary(change for _family, change in changes)
     if record == NEVER_APPLIED:
@@ -49,6 +59,11 @@ def report(compiled: CompiledHost, record: str, text: str | None, recorded_sets:
     lines = [f"# flow changes on {compiled.host}: {summary}"] + [f"IPv{family} {change.line(family)}" for family, change in changes]
     return {"flow_changes": [_as_data(family, change) for family, change in changes], "summary": summary,
             "text": "\n".join(lines) + "\n", "warning": None}
+
+
+def _comparable(ruleset: ir.Ruleset) -> ir.Ruleset:
+    """The ruleset without what simulation ignores (warnings), to tell an unchanged family."""
+    return dataclasses.replace(ruleset, warnings=())
 
 
 def resolution_peers(compiled: CompiledHost) -> list[flows.Peer]:

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 
 import pytest
 
@@ -242,3 +243,20 @@ def test_peers_in_the_same_sets_and_networks_are_one_class():
         "ingress eth0 from host app1, host app2, host app3 and 2 more TCP 6000: deny -> allow "
         f"(was deny ({END_OF_TIER}); now allow (policy db ingress rule 0))",
     ]
+
+
+def test_too_many_flow_classes_are_not_compared_and_say_so(monkeypatch):
+    before, after = fleet_of("batch"), fleet_of("app")
+    text, sets = recorded(before, after)
+    monkeypatch.setattr(flow_report, "CLASS_LIMIT", 10)
+    result = flow_report.report(after, flow_report.FOUND, text, sets)
+    assert result["flow_changes"] == []
+    assert re.fullmatch(r"flow changes not computed: \d+ flow classes, more than the 10 a check compares per host", result["summary"])
+    assert result["warning"] == f"db1: {result['summary']}"
+
+
+def test_an_unchanged_family_is_not_simulated(monkeypatch):
+    before = fleet_of("app")
+    text, sets = recorded(before, before)
+    monkeypatch.setattr(flow_report, "CLASS_LIMIT", 0)  # any class counted would refuse
+    assert flow_report.report(before, flow_report.FOUND, text, sets)["summary"] == "no flow changes"
