@@ -60,7 +60,7 @@ class ActionModule(ActionBase):
         guard = None
         if args["compiled"] is not None:
             try:
-                guard, args = _from_compiled(args, task_vars)
+                guard, args = _from_compiled(args, task_vars, self._task.check_mode)
             except PalisadeError as error:
                 return {**result, "failed": True, "changed": False, "msg": str(error)}
         else:
@@ -212,8 +212,8 @@ class ActionModule(ActionBase):
             module_args.update(ipv4_rules="", ipv6_rules="", ipsets="", hooks=[])
         elif phase in ("arm", "apply"):
             module_args["_palisade_flow_record"] = args.get("_flow_record")
-        elif self._task.check_mode and args.get("_flow_record") is not None:
-            module_args["_palisade_flows"] = True
+        else:
+            module_args["_palisade_flows"] = args.get("_want_flows", False)
         if connect_timeout is not None:
             self._set_connect_timeout(connect_timeout)
         return self._execute_module(module_name=MODULE, module_args=module_args, task_vars=task_vars)
@@ -319,14 +319,16 @@ class _Guard:
         return self.cleared
 
 
-def _from_compiled(args, task_vars):
-    """The guard of this host and the arguments with its texts, from the compiled hosts kept for this run."""
+def _from_compiled(args, task_vars, check_mode):
+    """The guard of this host and the arguments with its texts, from the compiled hosts kept for
+    this run: in check mode asking for the host's flow record, else carrying the new one."""
     host = task_vars["inventory_hostname"]
     compiled, output = compiled_store.load(args["compiled"], host)
     files = output["files"]
     texts = dict(ipv4_rules=files["ipv4.rules"], ipv6_rules=files["ipv6.rules"], ipsets=files["ipsets.restore"], hooks=output["hooks"])
     guard = _Guard(compiled, output, task_vars["hostvars"][host], args["allow_lockout"])
-    return guard, dict(args, **texts, _flow_record=ir_json.dumps(compiled.rulesets))
+    flows = {"_want_flows": True} if check_mode else {"_flow_record": ir_json.dumps(compiled.rulesets)}
+    return guard, dict(args, **texts, **flows)
 
 
 def _with_flow_changes(result, compiled, diff_mode):

@@ -138,11 +138,15 @@ def flow_changes(before: ir.Ruleset | None, after: ir.Ruleset, local: Sequence[L
     """Every flow class of ``after``'s family whose verdict differs between the two rulesets.
 
     ``before`` None is a host with no firewall of ours: every flow is untouched there."""
-    family = after.family
     rulesets = [after] if before is None else [before, after]
-    src_port = _ephemeral_port(rulesets)
+    return compare(before, after, flow_classes(rulesets, after.family, local, peers))
+
+
+def compare(before: ir.Ruleset | None, after: ir.Ruleset, classes: Iterable[FlowClass]) -> list[FlowChange]:
+    """The ``classes`` whose verdict differs between the two rulesets, adjacent ranges merged."""
+    src_port = _ephemeral_port([after] if before is None else [before, after])
     found: list[FlowChange] = []
-    for flow in flow_classes(rulesets, family, local, peers):
+    for flow in classes:
         packet = flow.packet(src_port)
         old = NO_FIREWALL if before is None else _verdict(before, packet)
         new = _verdict(after, packet)

@@ -35,30 +35,33 @@ UNKNOWN = ("flow changes unknown: the host's last apply left no flow record (an 
 def report(compiled: CompiledHost, record: str, text: str | None, recorded_sets: Mapping[str, Sequence[str]]) -> dict[str, Any]:
     """``flow_changes`` (plain data), ``summary``, ``text`` (for the diff) and ``warning``."""
     if record == NO_FLOW_RECORD or (record == FOUND and text is None):
-        return {"flow_changes": [], "summary": UNKNOWN, "text": f"# {UNKNOWN}\n", "warning": f"{compiled.host}: {UNKNOWN}"}
+        return _not_compared(compiled, UNKNOWN)
     before: tuple[ir.Ruleset | None, ...] = (None, None)
     if record == FOUND:
         try:
             before = _read(text or "", compiled, recorded_sets)
         except ir_json.RecordError as error:
-            return {"flow_changes": [], "summary": f"flow changes unknown: {error}", "text": f"# flow changes unknown: {error}\n",
-                    "warning": f"{compiled.host}: flow changes unknown: {error}"}
+            return _not_compared(compiled, f"flow changes unknown: {error}")
     local = flows.local_endpoints(item.endpoint for item in compiled.resolution.endpoints)
     peers = resolution_peers(compiled)
     pairs = [(old, new) for old, new in zip(before, compiled.rulesets) if old is None or _comparable(old) != _comparable(new)]
-    count = sum(len(flows.flow_classes([new] if old is None else [old, new], new.family, local, peers)) for old, new in pairs)
+    classes = [flows.flow_classes([new] if old is None else [old, new], new.family, local, peers) for old, new in pairs]
+    count = sum(len(found) for found in classes)
     if count > CLASS_LIMIT:
-        why = f"flow changes not computed: {count} flow classes, more than the {CLASS_LIMIT} a check compares per host"
-        return {"flow_changes": [], "summary": why, "text": f"# {why}\n", "warning": f"{compiled.host}: {why}"}
+        return _not_compared(compiled, f"flow changes not computed: {count} flow classes, more than the {CLASS_LIMIT} a check compares per host")
     changes = []
-    for old, new in pairs:
-        changes += [(new.family, change) for change in flows.flow_changes(old, new, local, peers)]
+    for (old, new), found in zip(pairs, classes):
+        changes += [(new.family, change) for change in flows.compare(old, new, found)]
     summary = flows.summary(change for _family, change in changes)
     if record == NEVER_APPLIED:
         summary += " (nothing applied yet: compared with no firewall)"
     lines = [f"# flow changes on {compiled.host}: {summary}"] + [f"IPv{family} {change.line(family)}" for family, change in changes]
     return {"flow_changes": [_as_data(family, change) for family, change in changes], "summary": summary,
             "text": "\n".join(lines) + "\n", "warning": None}
+
+
+def _not_compared(compiled: CompiledHost, why: str) -> dict[str, Any]:
+    return {"flow_changes": [], "summary": why, "text": f"# {why}\n", "warning": f"{compiled.host}: {why}"}
 
 
 def _comparable(ruleset: ir.Ruleset) -> ir.Ruleset:

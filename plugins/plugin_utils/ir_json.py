@@ -44,9 +44,9 @@ def loads(text: str, members: Callable[[int, str, str], tuple[ir.SetMember, ...]
         if data.get("version") != VERSION:
             raise RecordError(f"flow record version {data.get('version')!r}, this collection reads {VERSION}")
         return tuple(_read_ruleset(item, members) for item in data["rulesets"])
+    except RecordError:
+        raise
     except (KeyError, TypeError, ValueError, AttributeError) as error:
-        if isinstance(error, RecordError):
-            raise
         raise RecordError(f"the flow record cannot be read: {error}") from error
 
 
