@@ -32,7 +32,15 @@ TOOLS = ("ip", "nsenter", "unshare", "sshd", "ssh", "ssh-keygen", "ssh-keyscan",
 TIMINGS: dict[str, float] = {}
 PORT = {("tcp", 4): 7004, ("tcp", 6): 7006, ("udp", 4): 7014, ("udp", 6): 7016}
 UDP_CLIENT = ("import socket, sys; a = sys.argv[1]; s = socket.socket(socket.AF_INET6 if ':' in a else socket.AF_INET,"
-              " socket.SOCK_DGRAM); s.settimeout(2); s.sendto(b'x', (a, int(sys.argv[2]))); print(s.recv(200).decode())")
+              " socket.SOCK_DGRAM); s.settimeout(0.5)\n"
+              "for attempt in range(8):\n"
+              "    s.sendto(b'x', (a, int(sys.argv[2])))\n"
+              "    try:\n"
+              "        print(s.recv(200).decode()); break\n"
+              "    except socket.timeout:\n"
+              "        continue\n"
+              "else:\n"
+              "    sys.exit('no answer to 8 datagrams in 4 s')")
 
 
 def require_root_and_tools() -> None:
@@ -139,10 +147,16 @@ def listeners(lab_holder):
                f"UDP4-RECVFROM:{PORT['udp', 4]},fork", f"UDP6-RECVFROM:{PORT['udp', 6]},fork"]
     lab.exec("h2", ["sh", "-c", " ".join(f"setsid socat {s} SYSTEM:hostname </dev/null >/dev/null 2>&1 &"
                                          for s in servers)])
-    deadline = time.monotonic() + 3
-    while lab.exec("h2", ["ss", "-Htlnu"]).stdout.count(":70") < 4 and time.monotonic() < deadline:
+    wanted = {f"{proto}:{port}" for (proto, _family), port in PORT.items()}
+    deadline = time.monotonic() + 10
+    while True:
+        listening = {f"{row.split()[0]}:{row.split()[4].rsplit(':', 1)[1]}"
+                     for row in lab.exec("h2", ["ss", "-Htlnu"]).stdout.splitlines() if row.strip()}
+        if wanted <= listening:
+            return lab
+        if time.monotonic() > deadline:
+            pytest.fail(f"socat listeners in h2 not up after 10 s: missing {sorted(wanted - listening)}")
         time.sleep(0.02)
-    return lab
 
 
 @pytest.mark.parametrize("proto", ["tcp", "udp", "icmp"])
