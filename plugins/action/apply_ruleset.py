@@ -67,16 +67,17 @@ class ActionModule(ActionBase):
             lockout = args.get("lockout") or {}
             if lockout.get("blocked") and not args["allow_lockout"]:
                 return {**result, "failed": True, "changed": False, "msg": lockout["message"], "lockout": lockout}
+        host = task_vars.get("inventory_hostname", "the host")
         if self._task.check_mode:
-            return {**result, **self._check(args, task_vars, guard)}
+            return {**result, **with_drift(self._check(args, task_vars, guard), host, True, self._task.diff)}
         unsafe = self._cannot_confirm()
         if unsafe and not args["allow_unsafe_apply"]:
             return {**result, "failed": True, "changed": False, "msg": unsafe + " Nothing was changed."}
         if unsafe:
             output = self._module(args, task_vars, "apply")
             output.setdefault("warnings", []).append(unsafe + " Applied WITHOUT rollback because allow_unsafe_apply is true.")
-            return {**result, **output, "rollback": {"outcome": "not armed (allow_unsafe_apply)"}}
-        return {**result, **self._apply_with_rollback(args, task_vars, guard)}
+            return {**result, **with_drift(output, host, False, False), "rollback": {"outcome": "not armed (allow_unsafe_apply)"}}
+        return {**result, **with_drift(self._apply_with_rollback(args, task_vars, guard), host, False, False)}
 
     def _check(self, args, task_vars, guard):
         """Check mode: one call that plans (and reports the connection), then the guard's verdict."""
@@ -344,6 +345,34 @@ def _with_flow_changes(result, compiled, diff_mode):
         result.setdefault("warnings", []).append(report["warning"])
     if diff_mode and "diff" in result:
         result["diff"] = [result["diff"], {"prepared": report["text"]}]
+    return result
+
+
+def with_drift(result, host, check_mode, diff_mode):
+    """The result with ``drift_summary`` and a warning when the host's live owned state had
+    drifted from its record: in check mode what the run will repair (also at the top of the
+    diff's prepared text), after a real run what it repaired, or (rolled back) found and left."""
+    drift = result.get("drift") or {}
+    if not drift.get("found"):
+        return result
+    differences = drift["differences"]
+    if check_mode:
+        head = f"drift: {len(differences)} difference(s) from the last applied record, repaired by the next run"
+    elif result.get("changed") and not result.get("failed"):
+        head = f"drift repaired: {len(differences)} difference(s) from the last applied record"
+    else:
+        head = f"drift: {len(differences)} difference(s) from the last applied record, not repaired (the apply did not complete)"
+    summary = f"{head}: {'; '.join(differences)}"
+    result = {**result, "drift_summary": summary, "warnings": list(result.get("warnings") or []) + [f"{host}: {summary}"]}
+    if check_mode and diff_mode and "diff" in result:
+        text = "".join(f"# {line}\n" for line in [head + ":"] + differences)
+        parts = result["diff"] if isinstance(result["diff"], list) else [result["diff"]]
+        prepared = [part for part in parts if "prepared" in part]
+        if prepared:
+            parts = [part if "prepared" not in part else {"prepared": text + part["prepared"]} for part in parts]
+        else:
+            parts = parts + [{"prepared": text}]
+        result["diff"] = parts
     return result
 
 

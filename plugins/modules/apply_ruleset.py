@@ -416,6 +416,33 @@ flow_summary:
   returned: in check mode with O(compiled)
   type: str
   sample: "2 flows change: 2 allow -> deny"
+drift:
+  description:
+    - How the host's live owned state differs from its record of the last confirmed apply, read
+      before anything changes - a C(pal-) chain, hook or ipset someone edited by hand. In check mode
+      it is what the next run repairs; after a real run, what this run repaired.
+  returned: when the host's rules were read (not in the confirm step)
+  type: dict
+  contains:
+    record:
+      description: C(none) (nothing was ever applied), C(unreadable) (the record is incomplete or does not parse), or C(checked).
+      type: str
+      returned: always
+    found:
+      description: Whether anything differs.
+      type: bool
+      returned: always
+    differences:
+      description: One line per chain, hook, rule or ipset that differs, e.g. C(chain IPv4 filter pal-fi-eth0 - its rules differ from the record).
+      type: list
+      elements: str
+      returned: always
+  sample: {"record": "checked", "found": true, "differences": ["chain IPv4 filter pal-fi-eth0: its rules differ from the record"]}
+drift_summary:
+  description: One line when RV(drift) found something - what the next run repairs (check mode), what this run repaired, or that it was left.
+  returned: when the host's live owned state differs from its record
+  type: str
+  sample: "drift repaired: 1 difference(s) from the last applied record: chain IPv4 filter pal-fi-eth0: its rules differ from the record"
 flow_record_state:
   description:
     - Check mode with O(_palisade_flows) only. What the host recorded of its last confirmed apply

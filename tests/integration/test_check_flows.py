@@ -186,3 +186,32 @@ def test_a_host_with_no_record_lists_what_the_first_apply_cuts(tmp_path):
         assert by_flow[(family, "ingress", "anything else", "TCP 22")] == "allow"  # failsafe
         assert by_flow[(family, "ingress", "anything else", "TCP 8081-65535")] == "deny"
         assert by_flow[(family, "egress", "anything else", "TCP 1-178")] == "deny"  # no egress policy: default deny
+
+
+def test_a_hand_edited_chain_is_drift_in_check_mode_and_repaired_by_the_next_run(lab, tmp_path):
+    """Someone opens UDP 5353 on db-1 by hand: check mode names the chain, the run puts the
+    recorded rules back and says so, and the kernel shows the port open, then closed again."""
+    root = project(tmp_path, lab, second_set())
+    run(root, lab)
+    udp_5353 = ("db-1", 4, "host web-1", "UDP 5353")
+    assert not send(lab, *udp_5353)
+    lab.exec("h2", ["iptables", "-I", "pal-pi-db", "1", "-p", "udp", "--dport", "5353", "-j", "ACCEPT"])
+    lab.exec("h2", ["ipset", "create", "pal-hand-made", "hash:ip"])
+    assert send(lab, *udp_5353), "the hand edit is live"
+    drift = ("2 difference(s) from the last applied record{}: chain ipv4 filter pal-pi-db: its rules differ from the record; "
+             "ipset ipv4 pal-hand-made: not in the record")
+    checked = ansible_playbook(root, lab, COLLECTIONS, "site.yml", "--check", "--diff")
+    assert checked.returncode == 0, checked.stdout[-4000:]
+    said = checked.stdout + checked.stderr
+    assert f"db-1: drift: {drift.format(', repaired by the next run')}" in " ".join(said.split()), said[-4000:]
+    assert "# drift: 2 difference(s) from the last applied record, repaired by the next run:\n# chain ipv4 filter pal-pi-db:" in checked.stdout
+    assert "web-1: drift" not in said and "app-1: drift" not in said
+    assert send(lab, *udp_5353), "check mode changed nothing"
+    applied = ansible_playbook(root, lab, COLLECTIONS, "site.yml")
+    assert applied.returncode == 0, applied.stdout[-4000:]
+    said = " ".join((applied.stdout + applied.stderr).split())
+    assert f"db-1: drift repaired: {drift.format('')}" in said, said[-4000:]
+    assert not send(lab, *udp_5353), "the run closed the port again"
+    assert "pal-hand-made" not in lab.exec("h2", ["ipset", "list", "-n"]).stdout
+    again = ansible_playbook(root, lab, COLLECTIONS, "site.yml", "--check")
+    assert again.returncode == 0 and "drift" not in again.stdout + again.stderr, again.stdout[-3000:]

@@ -36,7 +36,7 @@ from ansible_collections.palisade.firewall.plugins.module_utils._palisade.plan i
 from ansible_collections.palisade.firewall.plugins.module_utils._palisade.records import field, record
 from ansible_collections.palisade.firewall.plugins.module_utils._palisade.saved_state import read_live
 from ansible_collections.palisade.firewall.plugins.module_utils._palisade.state import FAMILIES
-from ansible_collections.palisade.firewall.plugins.module_utils._palisade import statedir
+from ansible_collections.palisade.firewall.plugins.module_utils._palisade import drift, statedir
 from ansible_collections.palisade.firewall.plugins.module_utils._palisade.statedir import StateDirError
 
 DEFAULT_STATE_DIR = "/var/lib/palisade"
@@ -56,6 +56,7 @@ class Result:
     commands: list = field(default_factory=list)
     warnings: list = field(default_factory=list)
     record: str = ""
+    drift: dict = field(default_factory=dict)  # the live owned state against the record (``drift.find``)
     extra: dict = field(default_factory=dict)  # what a rollback run adds (armed, run_id, persisted...)
 
     def as_dict(self, verbose: bool = False) -> dict:
@@ -73,6 +74,7 @@ class Result:
             "transaction_lines": transaction_lines(self.transactions),
             "commands": self.commands,
             "record": self.record,
+            "drift": self.drift,
         }
         if verbose:
             output["transactions"] = self.transactions
@@ -198,7 +200,7 @@ def apply(
     """Make the host's owned state ``wanted``; see the module docstring."""
     runner = runner or Runner()
     with Lock(state_dir, lock_timeout, shared=check_mode):
-        live, plan, result = prepare(wanted, runner)
+        live, plan, result = prepare(wanted, runner, state_dir if record else None)
         if check_mode:
             result.commands = planned_commands(plan, lock_timeout)
             return result
@@ -214,8 +216,11 @@ def apply(
 _RECORD_FAILED = " The new rules were applied and are live, but the record of them in the state directory is not up to date."
 
 
-def prepare(wanted, runner):
-    """Read the live state and plan (reads only): ``(live, plan, result)``; call under the lock."""
+def prepare(wanted, runner, state_dir=None):
+    """Read the live state and plan (reads only): ``(live, plan, result)``; call under the lock.
+
+    With ``state_dir``, the result also says how the live state drifted from the record there.
+    """
     live = read_live(runner, wanted.prefix, need_ipset=bool(wanted.ipsets))
     plan = make_plan(wanted, live)
     result = Result(
@@ -226,6 +231,8 @@ def prepare(wanted, runner):
         transactions=plan.transactions(),
         warnings=list(live.warnings),
     )
+    if state_dir is not None:
+        result.drift = drift.find(state_dir, wanted, live, plan)
     return live, plan, result
 
 

@@ -40,7 +40,7 @@ from ansible_collections.palisade.firewall.plugins.module_utils._palisade.stated
 from ansible_collections.palisade.firewall.plugins.module_utils._palisade.state import parse_wanted
 
 PACKAGE = "ansible_collections.palisade.firewall.plugins.module_utils._palisade"
-LIBRARY_MODULES = ("__init__", "apply", "boot", "commands", "errors", "flow_record", "plan", "records", "rules", "saved_state", "state", "statedir")
+LIBRARY_MODULES = ("__init__", "apply", "boot", "commands", "drift", "errors", "flow_record", "plan", "records", "rules", "saved_state", "state", "statedir")
 UNIT_NAME = "palisade-firewall.service"
 METHODS = ("auto", "systemd", "none")
 UNIT = """\

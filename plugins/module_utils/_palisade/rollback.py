@@ -91,7 +91,7 @@ def arm(wanted, run_id: str, window: float, state_dir: str, lock_timeout: float,
     lock.__enter__()
     try:
         _remove_leftovers(state_dir)
-        live, plan, result = prepare(wanted, runner)
+        live, plan, result = prepare(wanted, runner, state_dir)
         if not plan.changed:
             persisted = boot.persist(state_dir, wanted, **persist)
             result.extra = {"armed": False, "persisted": persisted}
@@ -135,7 +135,7 @@ def apply_without_rollback(wanted, state_dir: str, lock_timeout: float, persist:
     """Apply and persist at once: for connections that cannot confirm, when the user opted in."""
     runner = runner or Runner()
     with Lock(state_dir, lock_timeout):
-        live, plan, result = prepare(wanted, runner)
+        live, plan, result = prepare(wanted, runner, state_dir)
         carry_out(wanted, live, plan, runner, lock_timeout, result)
         result.extra = {"armed": False, "persisted": boot.persist(state_dir, wanted, **persist)}
         result.record = result.extra["persisted"]["record"]

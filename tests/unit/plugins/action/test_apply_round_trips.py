@@ -74,7 +74,7 @@ def run(tmp_path, monkeypatch):
         built = compiled(list(policies), **web_vars)
         compiled_store.keep(reference, built, compiled_host_to_dict(built))
         plugin = action.ActionModule.__new__(action.ActionModule)
-        plugin._task = SimpleNamespace(check_mode=check_mode, args={})
+        plugin._task = SimpleNamespace(check_mode=check_mode, diff=False, args={})
         plugin._connection = FakeConnection()
         plugin._execute_module = host
         args = {name: None for name in action.ARGUMENT_SPEC}

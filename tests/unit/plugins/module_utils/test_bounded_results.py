@@ -85,7 +85,7 @@ def test_a_result_carries_the_transaction_sizes_and_the_texts_only_when_verbose(
     plain = result.as_dict()
     assert "transactions" not in plain and plain["transaction_lines"] == {"ipv4": 2, "ipset_load": 3}
     assert result.as_dict(verbose=True)["transactions"] == result.transactions
-    assert sorted(plain) == ["changed", "changes", "commands", "record", "restored", "transaction_lines"]
+    assert sorted(plain) == ["changed", "changes", "commands", "drift", "record", "restored", "transaction_lines"]
     assert transaction_lines({"a": "", "b": "no newline"}) == {"a": 0, "b": 1}
 
 
