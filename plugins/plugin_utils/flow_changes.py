@@ -7,12 +7,21 @@ Private to the collection: the engine's API may change at any time.
 
 Why classes and not every packet: two packets that no rule of either ruleset tells apart get
 the same verdict from both, so one representative per class is enough. The classes come from
-the rulesets themselves: every destination port range boundary, protocol, ICMP type and code
-that a rule (policy, failsafe or default) or a named-port set mentions, crossed with the peers
-(the fleet's endpoints and network sets, the networks the rules name, and "anything else")
-and the host's own endpoints. Each class is simulated on both rulesets (``simulator``), NEW,
-from an ephemeral source port no rule names; adjacent port ranges with the same outcome are
-reported as one range.
+the rulesets themselves, per direction and endpoint interface of the host:
+
+- only the rules on that path count (the chains the hooks reach through rules whose interface
+  tests pass: ``simulator.rules_on_path``);
+- the peers (the fleet's endpoints and network sets, the networks and set members the rules
+  name, and "anything else") are first grouped by the sets and networks that hold them, then,
+  per local address, by which of the path's rules their addresses let match (``_Scope.key``):
+  peers with the same key get the same verdict for every packet, so they are one class;
+- a key's services are the destination port ranges, protocols and ICMP types and codes that
+  its rules (and the named ports its sets hold for those addresses) tell apart;
+- a key under which both rulesets walk the same rules (once the rules its addresses exclude
+  are dropped) cannot change any verdict: it is not simulated at all.
+
+Each remaining class is simulated on both rulesets (``simulator``), NEW, from an ephemeral
+source port no rule names; adjacent port ranges with the same outcome are reported as one range.
 
 Not classified yet: source ports other than one ephemeral port, forwarded traffic
 (``applyOnForward``), and replies (``ESTABLISHED``); those flows are compared only through the
@@ -30,7 +39,16 @@ from ansible_collections.palisade.firewall.plugins.plugin_utils import ir
 from ansible_collections.palisade.firewall.plugins.plugin_utils.fleet import Endpoint
 from ansible_collections.palisade.firewall.plugins.plugin_utils.fleet_index import FleetIndex
 from ansible_collections.palisade.firewall.plugins.plugin_utils.resources import IPAddress, IPNetwork
-from ansible_collections.palisade.firewall.plugins.plugin_utils.simulator import UNTOUCHED, Packet, simulate
+from ansible_collections.palisade.firewall.plugins.plugin_utils.simulator import (
+    UNTOUCHED,
+    Packet,
+    SetIndex,
+    hooks_on_path,
+    merged_spans,
+    rules_on_path,
+    set_index,
+    simulate,
+)
 
 INGRESS = "ingress"
 EGRESS = "egress"
@@ -170,20 +188,39 @@ def summary(changes: Iterable[FlowChange]) -> str:
 
 def flow_classes(rulesets: Sequence[ir.Ruleset], family: int, local: Sequence[LocalEndpoint],
                  peers: Sequence[Peer]) -> list[FlowClass]:
-    services = derive_services(rulesets, family)
-    all_peers = derive_peers(rulesets, family, peers)
+    """Every (direction, interface, local address, peer, service) class of ``family``.
+
+    The services of one pair of addresses come only from the rules that could match a packet
+    between them (``_Scope``): a rule whose networks or sets exclude either address never
+    decides such a packet, so its ports would only split classes that get the same verdict."""
+    groups = peer_groups(rulesets, family, peers)
     found = []
     for endpoint in local:
-        for address in (a for a in endpoint.addresses if a.version == family):
-            for direction in (INGRESS, EGRESS):
-                found += [FlowClass(direction, endpoint.interface, address, peer, service)
-                          for peer in all_peers for service in services]
+        for direction in (INGRESS, EGRESS):
+            scope = _Scope(rulesets, family, direction, endpoint.interface)
+            for address in (a for a in endpoint.addresses if a.version == family):
+                alike: dict[tuple, list[PeerGroup]] = {}
+                for group in groups:
+                    src, dst = (group.address, address) if direction == INGRESS else (address, group.address)
+                    alike.setdefault(scope.key(src, dst), []).append(group)
+                for key, members in alike.items():
+                    if scope.unchanged(key):
+                        continue
+                    peer = _named(members)
+                    found += [FlowClass(direction, endpoint.interface, address, peer, service) for service in scope.services(key)]
     return found
 
 
 def derive_services(rulesets: Sequence[ir.Ruleset], family: int) -> list[Service]:
-    """One service per class of protocol, destination port range and ICMP type/code."""
+    """One service per class of protocol, destination port range and ICMP type/code, over every
+    rule and named-port member of the rulesets (whatever the addresses)."""
     rules = [rule for ruleset in rulesets for rule in _rules(ruleset)]
+    members = [(m.protocol, m.port) for ruleset in rulesets for item in ruleset.ipsets for m in item.members if isinstance(m, ir.IpPortMember)]
+    return services_of(rules, members, family)
+
+
+def services_of(rules: Sequence[ir.Rule], port_members: Iterable[tuple[int, int]], family: int) -> list[Service]:
+    """The services ``rules`` and the named-port members (protocol, port) tell apart."""
     cuts: dict[int, set[int]] = {protocol: set() for protocol in (6, 17)}
     protocols: set[int] = set()
     icmp_codes: dict[int, set[int]] = {}
@@ -200,11 +237,8 @@ def derive_services(rulesets: Sequence[ir.Ruleset], family: int) -> list[Service
                 codes = icmp_codes.setdefault(test.type, set())
                 if test.code is not None:
                     codes.add(test.code)
-    for ruleset in rulesets:
-        for ipset in ruleset.ipsets:
-            for member in ipset.members:
-                if isinstance(member, ir.IpPortMember):
-                    cuts.setdefault(member.protocol, set()).update((member.port, member.port + 1))
+    for protocol, port in port_members:
+        cuts.setdefault(protocol, set()).update((port, port + 1))
     found: list[Service] = []
     for protocol in sorted(cuts):
         found += [Service(protocol, first, last) for first, last in _intervals(cuts[protocol])]
@@ -213,6 +247,89 @@ def derive_services(rulesets: Sequence[ir.Ruleset], family: int) -> list[Service
     taken = protocols | set(PORT_PROTOCOLS) | {1, 58}
     found.append(Service(next(p for p in range(2, 256) if p not in taken), other=True))
     return found
+
+
+class _Scope:
+    """Which rules could match a packet of one direction and interface between two addresses,
+    the services they tell apart, and whether the two rulesets treat such packets alike.
+
+    Only the rules on the packet's path count (``simulator.rules_on_path``). Of those, rules
+    without a network or set test (failsafes, defaults, rules on ports alone) count for every
+    pair; the others only where both addresses pass their tests. A named-port set adds only the
+    ports it holds for the address tested. Pairs with the same rules share one list.
+
+    Dropping a rule that cannot match changes no walk, so when the two rulesets' paths are the
+    same once the rules excluded for a pair are dropped (``unchanged``), no packet of that pair
+    can change its verdict, and its classes need no simulation."""
+
+    def __init__(self, rulesets: Sequence[ir.Ruleset], family: int, direction: str, interface: str) -> None:
+        self.family = family
+        self.managed = [ruleset.managed for ruleset in rulesets]
+        name = OTHER_INTERFACE if interface == WILDCARD_INTERFACE else interface
+        interfaces = {"in_interface": name} if direction == INGRESS else {"out_interface": name}
+        path = "input" if direction == INGRESS else "output"
+        # (which ruleset, chain, rule, its ruleset's sets or None when the rule tests no address)
+        self.entries: list[tuple[int, str, ir.Rule, SetIndex | None]] = []
+        self.hooks: list[tuple] = []
+        for which, ruleset in enumerate(rulesets):
+            index = set_index(ruleset)
+            self.hooks.append(hooks_on_path(ruleset, path))
+            for chain, rule in rules_on_path(ruleset, path, **interfaces):
+                self.entries.append((which, chain, rule, index if rule.match.nets or rule.match.sets else None))
+        self._known: dict[tuple, list[Service]] = {}
+
+    def key(self, src: IPAddress, dst: IPAddress) -> tuple:
+        """The rules that may match a packet from ``src`` to ``dst``, each with the named ports
+        its sets hold for them. Pairs with the same key get the same verdict for every packet:
+        every other rule on the path excludes both, and these test nothing else that differs."""
+        found = []
+        for position, (_which, _chain, rule, index) in enumerate(self.entries):
+            if index is None:
+                found.append((position, ()))
+                continue
+            ports = _may_match(rule.match, index, src, dst)
+            if ports is not None:
+                found.append((position, tuple(sorted(ports))))
+        return tuple(found)
+
+    def services(self, key: tuple) -> list[Service]:
+        if key not in self._known:
+            members = {pair for _position, ports in key for pair in ports}
+            self._known[key] = services_of([self.entries[position][2] for position, _ports in key], members, self.family)
+        return self._known[key]
+
+    def unchanged(self, key: tuple) -> bool:
+        """Whether both rulesets walk every packet of the key's pairs through the same rules."""
+        if len(self.managed) != 2 or self.managed[0] != self.managed[1] or self.hooks[0] != self.hooks[1]:
+            return False
+        programs: tuple[list, list] = ([], [])
+        for position, ports in key:
+            which, chain, rule, _index = self.entries[position]
+            programs[which].append((chain, rule, ports))
+        return programs[0] == programs[1]
+
+
+def _may_match(match: ir.Match, index: SetIndex, src: IPAddress, dst: IPAddress) -> frozenset[tuple[int, int]] | None:
+    """None when the match's networks or sets exclude ``src`` or ``dst``; else the named ports
+    (protocol, port) its sets hold for them, which the port ranges must then tell apart."""
+    for test in match.nets:
+        if ((src if test.side == "src" else dst) in test.net) == test.negate:
+            return None
+    ports: frozenset[tuple[int, int]] = frozenset()
+    for ref in match.sets:
+        ipset = index.by_name.get(ref.name)
+        if ipset is None:
+            continue  # the simulator names the missing set
+        address = src if ref.side == "src" else dst
+        if ipset.kind == "hash:net":
+            if index.holds(ipset, address) == ref.negate:
+                return None
+            continue
+        held = index.ports_at(ipset, address)
+        if not held and not ref.negate:
+            return None
+        ports |= held
+    return ports
 
 
 def _intervals(cuts: set[int]) -> list[tuple[int, int]]:
@@ -242,6 +359,20 @@ def derive_peers(rulesets: Sequence[ir.Ruleset], family: int, peers: Sequence[Pe
     first ``MEMBERS_PER_SET`` members of each set, and anything else (an address no rule or set
     names). Candidates in exactly the same sets and networks get the same verdict from every
     rule, so they are one class: ``host app-1, host app-2 and 3 more``."""
+    return [_named([group]) for group in peer_groups(rulesets, family, peers)]
+
+
+@dataclass(frozen=True)
+class PeerGroup:
+    """Candidates in the same sets and networks: ``address`` stands for all of them."""
+
+    address: IPAddress
+    names: tuple[str, ...]
+    anything_else: bool = False  # the group of addresses no rule or set names
+
+
+def peer_groups(rulesets: Sequence[ir.Ruleset], family: int, peers: Sequence[Peer]) -> list[PeerGroup]:
+    """The classes of ``derive_peers``, with the names of every candidate each holds."""
     membership = _Membership(rulesets, family)
     candidates = [p for p in peers if p.address.version == family]
     known = {p.address for p in candidates}
@@ -253,16 +384,21 @@ def derive_peers(rulesets: Sequence[ir.Ruleset], family: int, peers: Sequence[Pe
     groups: dict[tuple, list[Peer]] = {}
     for peer in candidates:
         groups.setdefault(membership.signature(peer.address), []).append(peer)
-    other = membership.outside()
-    found = [Peer(_group_name(members), members[0].address) for signature, members in groups.items() if signature]
-    unnamed = groups.get((), [])
-    extra = f" (also {_group_name(unnamed)})" if unnamed else ""
-    found.append(Peer(ANYTHING_ELSE + extra, other))
+    found = [PeerGroup(members[0].address, tuple(p.name for p in members)) for signature, members in groups.items() if signature]
+    found.append(PeerGroup(membership.outside(), tuple(p.name for p in groups.get((), [])), anything_else=True))
     return found
 
 
-def _group_name(members: Sequence[Peer]) -> str:
-    names = list(dict.fromkeys(peer.name for peer in members))
+def _named(groups: Sequence[PeerGroup]) -> Peer:
+    """One peer for groups that get the same verdicts: named after all they hold."""
+    names = [name for group in groups for name in group.names]
+    if any(group.anything_else for group in groups):
+        return Peer(ANYTHING_ELSE + (f" (also {_group_name(names)})" if names else ""), next(g.address for g in groups if g.anything_else))
+    return Peer(_group_name(names), groups[0].address)
+
+
+def _group_name(names: Sequence[str]) -> str:
+    names = list(dict.fromkeys(names))
     shown = ", ".join(names[:GROUP_NAMES])
     return shown if len(names) <= GROUP_NAMES else f"{shown} and {len(names) - GROUP_NAMES} more"
 
@@ -274,7 +410,7 @@ class _Membership:
         self.family = family
         self.nets = sorted({t.net for r in rulesets for rule in _rules(r) for t in rule.match.nets if t.net.version == family},
                            key=lambda n: (int(n.network_address), n.prefixlen))
-        self.net_sets: dict[str, list[tuple[int, int]]] = {}
+        self.net_sets: dict[str, tuple[list[int], list[int]]] = {}
         self.port_sets: dict[str, dict[int, frozenset[tuple[int, int]]]] = {}
         self.samples: list[IPNetwork] = []
         for ruleset in rulesets:
@@ -285,7 +421,7 @@ class _Membership:
                     self._add_port_set(item)
                 else:
                     nets = [m.net for m in item.members if isinstance(m, ir.NetMember)]
-                    self.net_sets[f"{ruleset.family}:{item.name}:{item.digest}"] = _merged(nets)
+                    self.net_sets[f"{ruleset.family}:{item.name}:{item.digest}"] = merged_spans(nets)
                     self.samples += sorted(nets, key=lambda n: (int(n.network_address), n.prefixlen))[:MEMBERS_PER_SET]
 
     def _add_port_set(self, item: ir.IpSet) -> None:
@@ -321,20 +457,10 @@ class _Membership:
         raise ValueError(f"no IPv{self.family} address is outside every network the rules name")
 
 
-def _merged(nets: Iterable[IPNetwork]) -> list[tuple[int, int]]:
-    spans = sorted((int(n.network_address), int(n.broadcast_address)) for n in nets)
-    merged: list[tuple[int, int]] = []
-    for first, last in spans:
-        if merged and first <= merged[-1][1] + 1:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], last))
-        else:
-            merged.append((first, last))
-    return merged
-
-
-def _within(spans: list[tuple[int, int]], value: int) -> bool:
-    index = bisect.bisect_right(spans, (value, 2 ** 129)) - 1
-    return index >= 0 and spans[index][0] <= value <= spans[index][1]
+def _within(spans: tuple[list[int], list[int]], value: int) -> bool:
+    firsts, lasts = spans
+    index = bisect.bisect_right(firsts, value) - 1
+    return index >= 0 and value <= lasts[index]
 
 
 def fleet_peers(index: FleetIndex, host: str) -> list[Peer]:

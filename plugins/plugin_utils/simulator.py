@@ -57,7 +57,9 @@ positive interface test fails and a negated one matches.
 
 from __future__ import annotations
 
+import bisect
 import ipaddress
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -405,6 +407,43 @@ def _step_to_dict(step: Step) -> dict[str, Any]:
 # --- walking -------------------------------------------------------------------------------
 
 
+def rules_on_path(ruleset: ir.Ruleset, direction: str, in_interface: str | None = None,
+                  out_interface: str | None = None) -> list[tuple[str, ir.Rule]]:
+    """Every rule a packet of ``direction`` through these interfaces may meet, with its table
+    and chain: the chains its hooks reach, through rules whose interface tests it passes (every
+    other test is taken to pass), each chain once, in a fixed order. A rule not listed never
+    sees such a packet, so it cannot tell two of them apart."""
+    found: list[tuple[str, ir.Rule]] = []
+    for table_name, builtin in _PATHS[direction]:
+        table = ruleset.table(table_name)
+        if table is None:
+            continue
+        waiting = [hook.target for hook in reversed(_hooks(ruleset, table_name, builtin))]
+        seen: set[str] = set()
+        while waiting:
+            name = waiting.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            try:
+                chain = table.chain(name)
+            except KeyError:
+                continue  # simulate() names the missing chain
+            targets = []
+            for rule in chain.rules:
+                if _interface_matches(rule.match.in_interface, in_interface) and _interface_matches(rule.match.out_interface, out_interface):
+                    found.append((f"{table_name} {name}", rule))
+                    if rule.verdict.kind in ("jump", "goto") and rule.verdict.target:
+                        targets.append(rule.verdict.target)
+            waiting += reversed(targets)
+    return found
+
+
+def hooks_on_path(ruleset: ir.Ruleset, direction: str) -> tuple[tuple[str, str, str], ...]:
+    """The hooks a packet of ``direction`` passes, in order: (table, built-in chain, target)."""
+    return tuple((table, builtin, hook.target) for table, builtin in _PATHS[direction] for hook in _hooks(ruleset, table, builtin))
+
+
 def _hooks(ruleset: ir.Ruleset, table: str, builtin: str) -> list[ir.Hook]:
     """The owned rules of a built-in chain, in the order the kernel sees them."""
     mine = [h for h in ruleset.hooks if h.table == table and h.builtin == builtin]
@@ -590,29 +629,88 @@ def _net_matches(state: _State, test: ir.NetMatch, where: str) -> bool:
 
 
 def _set_matches(state: _State, ref: ir.SetRef, where: str) -> bool:
-    ipset = _ipset(state.ruleset, ref.name, where)
+    sets = set_index(state.ruleset)
+    ipset = _ipset(sets, state.ruleset, ref.name, where)
     packet = state.packet
     address = _address(packet, ref.side)
     if ipset.kind == "hash:net":
-        return any(address in m.net for m in ipset.members if isinstance(m, ir.NetMember)) != ref.negate
+        return sets.holds(ipset, address) != ref.negate
     port = packet.src_port if ref.side == "src" else packet.dst_port
     if port is None and packet.protocol in PORT_PROTOCOLS:
         return False  # the caller did not say which port: undecidable either way
-    found = any(
-        isinstance(m, ir.IpPortMember) and address in m.address and m.protocol == packet.protocol and m.port == port
-        for m in ipset.members
-    )
-    return found != ref.negate
+    return sets.holds_port(ipset, address, packet.protocol, port) != ref.negate
 
 
-def _ipset(ruleset: ir.Ruleset, name: str, where: str) -> ir.IpSet:
-    try:
-        ipset = ruleset.ipset(name)
-    except KeyError:
-        raise SimulationError(f"{where} refers to ipset {name!r}, which the ruleset does not define") from None
+def _ipset(sets: SetIndex, ruleset: ir.Ruleset, name: str, where: str) -> ir.IpSet:
+    ipset = sets.by_name.get(name)
+    if ipset is None:
+        raise SimulationError(f"{where} refers to ipset {name!r}, which the ruleset does not define")
     if ipset.family != ruleset.family:
         raise SimulationError(f"{where} refers to IPv{ipset.family} ipset {name!r} in the IPv{ruleset.family} ruleset")
     return ipset
+
+
+class SetIndex:
+    """A ruleset's ipsets by name, looked up by bisection over their merged networks (or in a
+    hash of address, protocol and port) rather than by a scan of their members: check mode
+    and the reachability report simulate thousands of packets against sets of thousands."""
+
+    def __init__(self, ruleset: ir.Ruleset) -> None:
+        self.by_name = {item.name: item for item in ruleset.ipsets}
+        self._spans: dict[str, tuple[list[int], list[int]]] = {}
+        self._ports: dict[str, dict[int, frozenset[tuple[int, int]]]] = {}
+
+    def holds(self, ipset: ir.IpSet, address: IPAddress) -> bool:
+        """Whether a network of the ``hash:net`` set contains ``address``."""
+        if ipset.name not in self._spans:
+            self._spans[ipset.name] = merged_spans(m.net for m in ipset.members if isinstance(m, ir.NetMember))
+        firsts, lasts = self._spans[ipset.name]
+        value = int(address)
+        index = bisect.bisect_right(firsts, value) - 1
+        return index >= 0 and value <= lasts[index]
+
+    def holds_port(self, ipset: ir.IpSet, address: IPAddress, protocol: int, port: int | None) -> bool:
+        """Whether the ``hash:ip,port`` set has the member (address, protocol, port)."""
+        return (protocol, port) in self.ports_at(ipset, address)
+
+    def ports_at(self, ipset: ir.IpSet, address: IPAddress) -> frozenset[tuple[int, int]]:
+        """The (protocol, port) pairs the ``hash:ip,port`` set holds for ``address``."""
+        if ipset.name not in self._ports:
+            found: dict[int, set[tuple[int, int]]] = {}
+            for member in ipset.members:
+                if isinstance(member, ir.IpPortMember):
+                    found.setdefault(int(member.address.network_address), set()).add((member.protocol, member.port))
+            self._ports[ipset.name] = {key: frozenset(pairs) for key, pairs in found.items()}
+        return self._ports[ipset.name].get(int(address), frozenset())
+
+
+def merged_spans(nets: Iterable[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> tuple[list[int], list[int]]:
+    """The networks as sorted, disjoint ``(firsts, lasts)`` integer ranges."""
+    firsts: list[int] = []
+    lasts: list[int] = []
+    for first, last in sorted((int(n.network_address), int(n.broadcast_address)) for n in nets):
+        if lasts and first <= lasts[-1] + 1:
+            lasts[-1] = max(lasts[-1], last)
+        else:
+            firsts.append(first)
+            lasts.append(last)
+    return firsts, lasts
+
+
+_SET_INDEXES: dict[int, tuple[ir.Ruleset, SetIndex]] = {}
+SET_INDEXES_KEPT = 16  # rulesets whose set index is kept between simulations
+
+
+def set_index(ruleset: ir.Ruleset) -> SetIndex:
+    """The ruleset's ``SetIndex``, built once for the rulesets simulated lately."""
+    kept = _SET_INDEXES.get(id(ruleset))
+    if kept is not None and kept[0] is ruleset:
+        return kept[1]
+    if len(_SET_INDEXES) >= SET_INDEXES_KEPT:
+        _SET_INDEXES.clear()
+    index = SetIndex(ruleset)
+    _SET_INDEXES[id(ruleset)] = (ruleset, index)
+    return index
 
 
 def _ports_match(test: ir.Ports, port: int | None) -> bool:
