@@ -402,10 +402,12 @@ persisted:
 flow_changes:
   description:
     - Check mode, with O(compiled) - every flow class whose verdict the change flips, compared with
-      the host's flow record (see C(docs/check-mode.md)) - C(family), C(direction) (C(ingress) or
-      C(egress)), C(interface), C(local) (the host's address), C(peer) (who is on the other end -
-      C(host NAME), C(network set NAME (NET)), a network, or C(anything else)), C(peer_address)
-      (the address simulated), C(service) (C(TCP 6000-6010), C(ICMP type 8), C(other protocols))
+      the host's flow record (see C(docs/check-mode.md)) - C(family), C(direction) (C(ingress),
+      C(egress) or C(forward)), C(interface) (for C(forward) the one it arrives on, and
+      C(out_interface) the one it leaves by), C(local) (the host's address; for C(forward) the
+      destination's), C(peer) (who is on the other end, or the source of a forwarded flow -
+      C(host NAME), C(network set NAME (NET)), a network, or C(anything else)), C(target) (the
+      destination of a forwarded flow), C(peer_address) (the address simulated), C(service) (C(TCP 6000-6010), C(ICMP type 8), C(other protocols))
       with C(protocol), C(ports), C(icmp_type), C(icmp_code), C(before) and C(after) (C(allow),
       C(deny) or C(untouched)), C(before_rule) and C(after_rule) (what decides), and C(line).
   returned: in check mode with O(compiled)

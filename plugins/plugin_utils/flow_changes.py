@@ -23,9 +23,11 @@ the rulesets themselves, per direction and endpoint interface of the host:
 Each remaining class is simulated on both rulesets (``simulator``), NEW, from an ephemeral
 source port no rule names; adjacent port ranges with the same outcome are reported as one range.
 
-Not classified yet: source ports other than one ephemeral port, forwarded traffic
-(``applyOnForward``), and replies (``ESTABLISHED``); those flows are compared only through the
-representative above.
+Forwarded traffic is classified the same way, per pair of the host's endpoint interfaces and
+pair of peer classes (source and target), when the forward path's rules differ.
+
+Not classified yet: source ports other than one ephemeral port, and replies (``ESTABLISHED``);
+those flows are compared only through the representative above.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from __future__ import annotations
 import bisect
 import ipaddress
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ansible_collections.palisade.firewall.plugins.plugin_utils import ir
 from ansible_collections.palisade.firewall.plugins.plugin_utils.fleet import Endpoint
@@ -52,6 +54,9 @@ from ansible_collections.palisade.firewall.plugins.plugin_utils.simulator import
 
 INGRESS = "ingress"
 EGRESS = "egress"
+FORWARD = "forward"
+SIMULATED_PATH = {INGRESS: "input", EGRESS: "output", FORWARD: "forward"}
+FORWARD_PAIRS = 40000  # pairs of peer classes tried per pair of interfaces a host forwards between
 ANYTHING_ELSE = "anything else"
 PORT_PROTOCOLS = {6: "TCP", 17: "UDP", 132: "SCTP"}
 ICMP = {4: (1, "ICMP"), 6: (58, "ICMPv6")}
@@ -102,20 +107,37 @@ class Service:
 
 @dataclass(frozen=True)
 class FlowClass:
-    direction: str  # ingress: peer -> local, arriving on interface; egress: local -> peer
+    """ingress: peer -> local, arriving on interface; egress: local -> peer, leaving by
+    interface; forward: peer -> target through the host, in by interface, out by out_interface
+    (``local`` is then the target's address)."""
+
+    direction: str
     interface: str
     local: IPAddress
     peer: Peer
     service: Service
+    out_interface: str | None = None
+    target: Peer | None = None
 
     def packet(self, src_port: int) -> Packet:
         service = self.service
         ports = {"src_port": src_port, "dst_port": service.first} if service.protocol in PORT_PROTOCOLS else {}
         icmp = {"icmp_type": service.icmp_type, "icmp_code": service.icmp_code} if service.icmp_type is not None else {}
-        interface = OTHER_INTERFACE if self.interface == WILDCARD_INTERFACE else self.interface
+        interface = _simulated(self.interface)
         if self.direction == INGRESS:
             return Packet(self.peer.address, self.local, service.protocol, in_interface=interface, **ports, **icmp)
+        if self.direction == FORWARD:
+            return Packet(self.peer.address, self.local, service.protocol, in_interface=interface,
+                          out_interface=_simulated(self.out_interface or ""), **ports, **icmp)
         return Packet(self.local, self.peer.address, service.protocol, out_interface=interface, **ports, **icmp)
+
+    def slot(self) -> tuple:
+        """Everything but the service: where the flow goes, between whom."""
+        return (self.direction, self.interface, self.out_interface, self.local, self.peer, self.target)
+
+
+def _simulated(interface: str) -> str:
+    return OTHER_INTERFACE if interface == WILDCARD_INTERFACE else interface
 
 
 @dataclass(frozen=True)
@@ -135,8 +157,11 @@ class FlowChange:
 
     def line(self, family: int) -> str:
         flow = self.flow
-        ends = f"from {flow.peer.name}" if flow.direction == INGRESS else f"to {flow.peer.name}"
-        return (f"{flow.direction} {flow.interface} {ends} {flow.service.label(family)}: "
+        if flow.direction == FORWARD and flow.target is not None:
+            where = f"{flow.interface} -> {flow.out_interface} from {flow.peer.name} to {flow.target.name}"
+        else:
+            where = f"{flow.interface} " + (f"from {flow.peer.name}" if flow.direction == INGRESS else f"to {flow.peer.name}")
+        return (f"{flow.direction} {where} {flow.service.label(family)}: "
                 f"{self.before.verdict} -> {self.after.verdict} (was {self.before}; now {self.after})")
 
 
@@ -187,17 +212,21 @@ def summary(changes: Iterable[FlowChange]) -> str:
 
 
 def flow_classes(rulesets: Sequence[ir.Ruleset], family: int, local: Sequence[LocalEndpoint],
-                 peers: Sequence[Peer]) -> list[FlowClass]:
-    """Every (direction, interface, local address, peer, service) class of ``family``.
+                 peers: Sequence[Peer], notes: list[str] | None = None) -> list[FlowClass]:
+    """Every (direction, interfaces, addresses, peers, service) class of ``family`` that could
+    change: ingress and egress on each endpoint, and traffic forwarded between two endpoints.
 
     The services of one pair of addresses come only from the rules that could match a packet
     between them (``_Scope``): a rule whose networks or sets exclude either address never
-    decides such a packet, so its ports would only split classes that get the same verdict."""
+    decides such a packet, so its ports would only split classes that get the same verdict.
+    ``notes`` receives what was not compared (too many pairs to forward between)."""
     groups = peer_groups(rulesets, family, peers)
     found = []
     for endpoint in local:
         for direction in (INGRESS, EGRESS):
             scope = _Scope(rulesets, family, direction, endpoint.interface)
+            if scope.same_path():
+                continue
             for address in (a for a in endpoint.addresses if a.version == family):
                 alike: dict[tuple, list[PeerGroup]] = {}
                 for group in groups:
@@ -208,7 +237,51 @@ def flow_classes(rulesets: Sequence[ir.Ruleset], family: int, local: Sequence[Lo
                         continue
                     peer = _named(members)
                     found += [FlowClass(direction, endpoint.interface, address, peer, service) for service in scope.services(key)]
+    for into, out in _forwarding(local):
+        found += _forward_classes(rulesets, family, groups, into, out, notes)
     return found
+
+
+def _forwarding(local: Sequence[LocalEndpoint]) -> list[tuple[str, str]]:
+    """The pairs of the host's endpoint interfaces traffic can be forwarded between."""
+    interfaces = list(dict.fromkeys(endpoint.interface for endpoint in local))
+    return [(into, out) for into in interfaces for out in interfaces if into != out]
+
+
+def _forward_classes(rulesets: Sequence[ir.Ruleset], family: int, groups: Sequence[PeerGroup], into: str, out: str,
+                     notes: list[str] | None) -> list[FlowClass]:
+    scope = _Scope(rulesets, family, FORWARD, into, out)
+    if scope.same_path():
+        return []
+    if len(groups) ** 2 > FORWARD_PAIRS:
+        if notes is not None:
+            notes.append(f"IPv{family} traffic forwarded from {into} to {out} not compared: {len(groups) ** 2} pairs of peer classes, "
+                         f"more than the {FORWARD_PAIRS} a check tries")
+        return []
+    alike: dict[tuple, list[tuple[PeerGroup, PeerGroup]]] = {}
+    for source in groups:
+        for target in groups:
+            alike.setdefault(scope.key(source.address, target.address), []).append((source, target))
+    found = []
+    for key, pairs in alike.items():
+        if scope.unchanged(key):
+            continue
+        for sources, targets in _rectangles(pairs):
+            source, target = _named(sources), _named(targets)
+            found += [FlowClass(FORWARD, into, target.address, source, service, out, target) for service in scope.services(key)]
+    return found
+
+
+def _rectangles(pairs: Sequence[tuple[PeerGroup, PeerGroup]]) -> list[tuple[list[PeerGroup], list[PeerGroup]]]:
+    """The (source, target) pairs as few "every source to every target" blocks: the sources
+    that reach the same targets are one block."""
+    targets: dict[PeerGroup, list[PeerGroup]] = {}
+    for source, target in pairs:
+        targets.setdefault(source, []).append(target)
+    blocks: dict[tuple[PeerGroup, ...], list[PeerGroup]] = {}
+    for source, reached in targets.items():
+        blocks.setdefault(tuple(reached), []).append(source)
+    return [(sources, list(reached)) for reached, sources in blocks.items()]
 
 
 def derive_services(rulesets: Sequence[ir.Ruleset], family: int) -> list[Service]:
@@ -262,12 +335,16 @@ class _Scope:
     same once the rules excluded for a pair are dropped (``unchanged``), no packet of that pair
     can change its verdict, and its classes need no simulation."""
 
-    def __init__(self, rulesets: Sequence[ir.Ruleset], family: int, direction: str, interface: str) -> None:
+    def __init__(self, rulesets: Sequence[ir.Ruleset], family: int, direction: str, interface: str, out_interface: str | None = None) -> None:
         self.family = family
         self.managed = [ruleset.managed for ruleset in rulesets]
-        name = OTHER_INTERFACE if interface == WILDCARD_INTERFACE else interface
-        interfaces = {"in_interface": name} if direction == INGRESS else {"out_interface": name}
-        path = "input" if direction == INGRESS else "output"
+        if direction == FORWARD:
+            interfaces = {"in_interface": _simulated(interface), "out_interface": _simulated(out_interface or "")}
+        elif direction == INGRESS:
+            interfaces = {"in_interface": _simulated(interface)}
+        else:
+            interfaces = {"out_interface": _simulated(interface)}
+        path = SIMULATED_PATH[direction]
         # (which ruleset, chain, rule, its ruleset's sets or None when the rule tests no address)
         self.entries: list[tuple[int, str, ir.Rule, SetIndex | None]] = []
         self.hooks: list[tuple] = []
@@ -298,6 +375,16 @@ class _Scope:
             self._known[key] = services_of([self.entries[position][2] for position, _ports in key], members, self.family)
         return self._known[key]
 
+    def same_path(self) -> bool:
+        """Whether both rulesets have the same rules on this path: no packet on it can change."""
+        if len(self.managed) != 2 or self.managed[0] != self.managed[1] or self.hooks[0] != self.hooks[1]:
+            return False
+        sides: tuple[list, list] = ([], [])
+        for which, chain, rule, index in self.entries:
+            sets = tuple(_contents(index.by_name.get(ref.name)) for ref in rule.match.sets) if index is not None else ()
+            sides[which].append((chain, rule, sets))  # the same set name may hold other members
+        return sides[0] == sides[1]
+
     def unchanged(self, key: tuple) -> bool:
         """Whether both rulesets walk every packet of the key's pairs through the same rules."""
         if len(self.managed) != 2 or self.managed[0] != self.managed[1] or self.hooks[0] != self.hooks[1]:
@@ -307,6 +394,12 @@ class _Scope:
             which, chain, rule, _index = self.entries[position]
             programs[which].append((chain, rule, ports))
         return programs[0] == programs[1]
+
+
+def _contents(ipset: ir.IpSet | None) -> tuple:
+    if ipset is None:
+        return ()
+    return (ipset.kind, ipset.family, ipset.digest) if ipset.digest else (ipset.kind, ipset.family, ipset.members)
 
 
 def _may_match(match: ir.Match, index: SetIndex, src: IPAddress, dst: IPAddress) -> frozenset[tuple[int, int]] | None:
@@ -515,8 +608,7 @@ def _merge_ranges(changes: list[FlowChange]) -> list[FlowChange]:
         last = merged[-1] if merged else None
         if last is not None and _continues(last, change):
             service = last.flow.service
-            flow = FlowClass(last.flow.direction, last.flow.interface, last.flow.local, last.flow.peer,
-                             Service(service.protocol, service.first, change.flow.service.last))
+            flow = replace(last.flow, service=Service(service.protocol, service.first, change.flow.service.last))
             merged[-1] = FlowChange(flow, last.before, last.after)
         else:
             merged.append(change)
@@ -525,6 +617,6 @@ def _merge_ranges(changes: list[FlowChange]) -> list[FlowChange]:
 
 def _continues(last: FlowChange, change: FlowChange) -> bool:
     a, b = last.flow, change.flow
-    return (a.direction, a.interface, a.local, a.peer, a.service.protocol) == (b.direction, b.interface, b.local, b.peer, b.service.protocol) \
+    return (a.slot(), a.service.protocol) == (b.slot(), b.service.protocol) \
         and a.service.protocol in PORT_PROTOCOLS and a.service.last is not None and b.service.first == a.service.last + 1 \
         and (last.before, last.after) == (change.before, change.after)

@@ -45,7 +45,8 @@ def report(compiled: CompiledHost, record: str, text: str | None, recorded_sets:
     local = flows.local_endpoints(item.endpoint for item in compiled.resolution.endpoints)
     peers = resolution_peers(compiled)
     pairs = [(old, new) for old, new in zip(before, compiled.rulesets) if old is None or _comparable(old) != _comparable(new)]
-    classes = [flows.flow_classes([new] if old is None else [old, new], new.family, local, peers) for old, new in pairs]
+    notes: list[str] = []
+    classes = [flows.flow_classes([new] if old is None else [old, new], new.family, local, peers, notes) for old, new in pairs]
     count = sum(len(found) for found in classes)
     if count > CLASS_LIMIT:
         return _not_compared(compiled, f"flow changes not computed: {count} flow classes, more than the {CLASS_LIMIT} a check compares per host")
@@ -55,9 +56,11 @@ def report(compiled: CompiledHost, record: str, text: str | None, recorded_sets:
     summary = flows.summary(change for _family, change in changes)
     if record == NEVER_APPLIED:
         summary += " (nothing applied yet: compared with no firewall)"
+    if notes:
+        summary += f" ({'; '.join(notes)})"
     lines = [f"# flow changes on {compiled.host}: {summary}"] + [f"IPv{family} {change.line(family)}" for family, change in changes]
     return {"flow_changes": [_as_data(family, change) for family, change in changes], "summary": summary,
-            "text": "\n".join(lines) + "\n", "warning": None}
+            "text": "\n".join(lines) + "\n", "warning": f"{compiled.host}: {'; '.join(notes)}" if notes else None}
 
 
 def _not_compared(compiled: CompiledHost, why: str) -> dict[str, Any]:
@@ -104,9 +107,11 @@ def _as_data(family: int, change: flows.FlowChange) -> dict[str, Any]:
         "family": family,
         "direction": flow.direction,
         "interface": flow.interface,
+        "out_interface": flow.out_interface,
         "local": str(flow.local),
         "peer": flow.peer.name,
         "peer_address": str(flow.peer.address),
+        "target": flow.target.name if flow.target is not None else None,
         "service": flow.service.label(family),
         "protocol": flow.service.protocol,
         "ports": None if flow.service.first is None else [flow.service.first, flow.service.last],

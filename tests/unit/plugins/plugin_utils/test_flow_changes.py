@@ -260,3 +260,103 @@ def test_an_unchanged_family_is_not_simulated(monkeypatch):
     text, sets = recorded(before, before)
     monkeypatch.setattr(flow_report, "CLASS_LIMIT", 0)  # any class counted would refuse
     assert flow_report.report(before, flow_report.FOUND, text, sets)["summary"] == "no flow changes"
+
+
+def test_peers_with_the_same_rules_on_the_path_are_one_class():
+    """An ingress-only policy naming app1: on the egress path app1 is anything else."""
+    policy = {"name": "db", "selector": "role == 'db'",
+              "ingress": [{"action": "Allow", "protocol": "TCP", "source": {"selector": "role == 'app'"}, "destination": {"ports": [5432]}}]}
+    hosts = [HostInput("db1", (), {"palisade_policies": [policy], "palisade_labels": {"role": "db"},
+                                   "palisade_host_endpoints": [{"interfaceName": "eth0", "expectedIPs": ["198.51.100.10"]}]}),
+             HostInput("app1", (), {"palisade_policies": [policy], "palisade_labels": {"role": "app"},
+                                    "palisade_host_endpoints": [{"interfaceName": "eth0", "expectedIPs": ["198.51.100.20"]}]})]
+    index = FleetIndex(load_fleet(hosts))
+    ruleset = compile_host(index, "db1").ruleset(4)
+    local = [fc.LocalEndpoint("eth0", (ipaddress.ip_address("198.51.100.10"),))]
+    classes = fc.flow_classes([ruleset], 4, local, fc.fleet_peers(index, "db1"))
+    ingress = {c.peer.name for c in classes if c.direction == fc.INGRESS}
+    egress = {c.peer.name for c in classes if c.direction == fc.EGRESS}
+    assert ingress == {"host app1", "anything else"}
+    assert egress == {"anything else (also host app1)"}
+    assert not any(c.service.first == 5432 for c in classes if c.direction == fc.EGRESS)  # the ingress rule is not on that path
+
+
+# -- a router: forwarded traffic, doNotTrack and preDNAT ----------------------------------------
+
+ROUTER_OPEN = {"name": "router-open", "selector": "role == 'router'", "order": 900, "ingress": [{"action": "Allow"}], "egress": [{"action": "Allow"}]}
+FORWARD_DB = {"name": "fwd", "selector": "role == 'router'", "order": 10, "applyOnForward": True, "ingress": [
+    {"action": "Allow", "protocol": "TCP", "source": {"selector": "role == 'app'"}, "destination": {"selector": "role == 'db'", "ports": [5432]}}]}
+UNTRACKED = {"name": "dnt", "selector": "role == 'router'", "order": 5, "doNotTrack": True, "applyOnForward": True,
+             "ingress": [{"action": "Deny", "protocol": "UDP", "destination": {"ports": [161]}}]}
+PRE_DNAT = {"name": "pre", "selector": "role == 'router'", "order": 5, "preDNAT": True, "applyOnForward": True,
+            "ingress": [{"action": "Deny", "protocol": "TCP", "source": {"nets": ["198.51.100.20/32"]}, "destination": {"ports": [8080]}}]}
+FORWARD_OPEN = "forwarded traffic is allowed: no applyOnForward policy selects r1-{out}"
+EVERYONE = "anything else (also host app1, host db1)"
+
+
+def router_changes(before, after):
+    """The IPv4 change lines of router r1 (eth0 and eth1), from the policies ``before`` to ``after``."""
+    def compiled_router(policies):
+        shared = {"palisade_policies": policies}
+        hosts = [
+            HostInput("r1", (), {**shared, "palisade_labels": {"role": "router"}, "palisade_host_endpoints": [
+                {"interfaceName": "eth0", "expectedIPs": ["198.51.100.1"]}, {"interfaceName": "eth1", "expectedIPs": ["203.0.113.1"]}]}),
+            HostInput("app1", (), {**shared, "palisade_labels": {"role": "app"},
+                                   "palisade_host_endpoints": [{"interfaceName": "eth0", "expectedIPs": ["198.51.100.20"]}]}),
+            HostInput("db1", (), {**shared, "palisade_labels": {"role": "db"},
+                                  "palisade_host_endpoints": [{"interfaceName": "eth0", "expectedIPs": ["203.0.113.10"]}]}),
+        ]
+        index = FleetIndex(load_fleet(hosts))
+        return index, compile_host(index, "r1")
+
+    index, new = compiled_router(after)
+    old = compiled_router(before)[1]
+    local = fc.local_endpoints(item.endpoint for item in new.resolution.endpoints)
+    found = fc.flow_changes(old.ruleset(4), new.ruleset(4), local, fc.fleet_peers(index, "r1"))
+    return [change.line(4) for change in found], fc.summary(found)
+
+
+@pytest.mark.parametrize("policy,lines", [
+    (UNTRACKED, [
+        f"ingress eth0 from {EVERYONE} UDP 161: allow -> deny (was allow (policy router-open ingress rule 0); now deny (policy dnt ingress rule 0))",
+        f"ingress eth1 from {EVERYONE} UDP 161: allow -> deny (was allow (policy router-open ingress rule 0); now deny (policy dnt ingress rule 0))",
+        f"forward eth0 -> eth1 from {EVERYONE} to {EVERYONE} UDP 161: allow -> deny "
+        f"(was allow ({FORWARD_OPEN.format(out='eth1')}); now deny (policy dnt ingress rule 0))",
+        f"forward eth1 -> eth0 from {EVERYONE} to {EVERYONE} UDP 161: allow -> deny "
+        f"(was allow ({FORWARD_OPEN.format(out='eth0')}); now deny (policy dnt ingress rule 0))",
+    ]),
+    (PRE_DNAT, [
+        "ingress eth0 from host app1 TCP 8080: allow -> deny (was allow (policy router-open ingress rule 0); now deny (policy pre ingress rule 0))",
+        "ingress eth1 from host app1 TCP 8080: allow -> deny (was allow (policy router-open ingress rule 0); now deny (policy pre ingress rule 0))",
+        f"forward eth0 -> eth1 from host app1 to {EVERYONE} TCP 8080: allow -> deny "
+        f"(was allow ({FORWARD_OPEN.format(out='eth1')}); now deny (policy pre ingress rule 0))",
+        f"forward eth1 -> eth0 from host app1 to {EVERYONE} TCP 8080: allow -> deny "
+        f"(was allow ({FORWARD_OPEN.format(out='eth0')}); now deny (policy pre ingress rule 0))",
+    ]),
+], ids=["doNotTrack", "preDNAT"])
+def test_untracked_and_pre_dnat_policies_change_input_and_forwarded_flows(policy, lines):
+    assert router_changes([ROUTER_OPEN], [ROUTER_OPEN, policy]) == (lines, "4 flows change: 4 allow -> deny")
+
+
+def test_an_apply_on_forward_policy_closes_forwarding_but_what_it_allows():
+    lines, said = router_changes([ROUTER_OPEN], [ROUTER_OPEN, FORWARD_DB])
+    assert said == "26 flows change: 26 allow -> deny"
+    assert all(line.startswith("forward ") for line in lines)  # the host's own traffic is unchanged
+    end = "end of tier: no applyOnForward policy allowed forwarded ingress on r1-eth0"
+    app_to_db = [line for line in lines if line.startswith("forward eth0 -> eth1 from host app1 to host db1 ")]
+    assert app_to_db == [f"forward eth0 -> eth1 from host app1 to host db1 {service}: allow -> deny "
+                         f"(was allow ({FORWARD_OPEN.format(out='eth1')}); now deny ({end}))"
+                         for service in ("TCP 1-5431", "TCP 5433-65535", "UDP 1-65535", "ICMP", "other protocols")]
+    assert (f"forward eth0 -> eth1 from anything else (also host db1) to {EVERYONE} TCP 1-65535: allow -> deny "
+            f"(was allow ({FORWARD_OPEN.format(out='eth1')}); now deny ({end}))") in lines
+
+
+def test_too_many_peer_pairs_to_forward_between_are_said(monkeypatch):
+    monkeypatch.setattr(fc, "FORWARD_PAIRS", 3)
+    notes = []
+    _index, result = compiled([allow_tcp([22], FROM_APP)])
+    local = [fc.LocalEndpoint("eth0", (ipaddress.ip_address("198.51.100.10"),)), fc.LocalEndpoint("eth1", (ipaddress.ip_address("203.0.113.9"),))]
+    classes = fc.flow_classes([result.ruleset(4)], 4, local, [fc.Peer("host app1", ipaddress.ip_address("198.51.100.20"))], notes)
+    assert not any(c.direction == fc.FORWARD for c in classes)
+    assert notes == [f"IPv4 traffic forwarded from {a} to {b} not compared: 4 pairs of peer classes, more than the 3 a check tries"
+                     for a, b in (("eth0", "eth1"), ("eth1", "eth0"))]
