@@ -22,7 +22,9 @@ templated without host variables: set in ``group_vars`` it would be ignored):
 - ``--runs`` times changing one policy on every host: the policy ``base`` selects every host
   and alternates between two variants (its ingress rule from the management hosts allows TCP
   9100, or 9100 and 9101), so each run rewrites one policy chain per host and goes through the whole rollback
-  protocol (arm + apply, reset the SSH connection, confirm over a new one).
+  protocol (arm + apply, reset the SSH connection, confirm over a new one);
+- ``--runs`` times ``--check --diff`` of the other variant (every host would change): the
+  plan, the diff and the flow changes per host (the peer: its template's ``--check --diff``).
 
 Times are wall clock around the ``ansible-playbook`` process (Python and Ansible start-up
 included), medians of ``--runs``. ``-f`` is passed (``--forks``, default 10, Ansible's own
@@ -82,6 +84,7 @@ RESULTS = "results.jsonl"
 # The play's `serial` is templated before any host is picked, so it sees extra vars but not
 # group_vars: `palisade_serial` in the inventory would leave the default batches [1, 25%, 100%].
 ONE_BATCH = json.dumps({"palisade_serial": ["100%"]})
+CHECK = ("--check", "--diff")
 
 CALLBACK = '''
 """Appends each host's result of palisade.firewall.apply_ruleset to {path} (written by bench/apply.py)."""
@@ -283,10 +286,10 @@ def recaps(output: str) -> dict[str, dict[str, int]]:
     return found
 
 
-def run_peer(project: Path, lab: Lab, forks: int, expect_changed: bool) -> dict:
-    """One timed run of the peer; every host changed (or none), nothing failed."""
+def run_peer(project: Path, lab: Lab, forks: int, expect_changed: bool, check: bool = False) -> dict:
+    """One timed run of the peer (``check``: ``--check --diff``); every host changed (or none), nothing failed."""
     start = time.monotonic()
-    completed = ansible_playbook(project, lab, COLLECTIONS, "peer.yml", "-f", str(forks))
+    completed = ansible_playbook(project, lab, COLLECTIONS, "peer.yml", "-f", str(forks), *(CHECK if check else ()))
     wall = time.monotonic() - start
     output = completed.stdout + completed.stderr
     counts = recaps(completed.stdout)
@@ -313,12 +316,12 @@ def check_peer_rules(lab: Lab) -> None:
                 sys.exit(f"bench/apply.py: the peer's {save} on {host} lacks its rules:\n{listing}")
 
 
-def run_site(project: Path, lab: Lab, forks: int, expect_changed: bool | None) -> dict:
-    """One timed ``ansible-playbook site.yml``: wall time and the per-host apply results."""
+def run_site(project: Path, lab: Lab, forks: int, expect_changed: bool | None, check: bool = False) -> dict:
+    """One timed ``ansible-playbook site.yml`` (``check``: ``--check --diff``): wall time and the per-host apply results."""
     results = project / RESULTS
     results.unlink(missing_ok=True)
     start = time.monotonic()
-    completed = ansible_playbook(project, lab, COLLECTIONS, "site.yml", "-f", str(forks), "-e", ONE_BATCH)
+    completed = ansible_playbook(project, lab, COLLECTIONS, "site.yml", "-f", str(forks), "-e", ONE_BATCH, *(CHECK if check else ()))
     wall = time.monotonic() - start
     output = completed.stdout + completed.stderr
     records = [json.loads(line) for line in results.read_text().splitlines()] if results.exists() else []
@@ -334,6 +337,11 @@ def run_site(project: Path, lab: Lab, forks: int, expect_changed: bool | None) -
         stop(f"apply results for {sorted(r['host'] for r in records)}, expected one per host {lab.hosts}")
     if expect_changed is False and any(r["changed"] for r in records):
         stop(f"a no-change run changed {[r['host'] for r in records if r['changed']]}")
+    if check:
+        said = re.findall(r'"msg": "(\d+) flows? changes?: ', output)
+        if expect_changed and len(said) != len(lab.hosts):
+            stop(f"{len(said)} hosts said how their flows change, expected {len(lab.hosts)}")
+        return {"wall": wall, "records": records}
     if expect_changed:
         unconfirmed = [r["host"] for r in records if not r["changed"] or (r["rollback"] or {}).get("outcome") != "confirmed"]
         if unconfirmed:
@@ -370,6 +378,14 @@ def measure(size: int, runs: int, forks: int) -> dict:
             write_peer_project(peer, peer_lab, variant)
             peer_change.append(run_peer(peer, peer_lab, forks, expect_changed=True))
         print(f"  one-policy changes  site {walls(change)}   peer {walls(peer_change)}", flush=True)
+        checks, peer_checks = [], []
+        variant = (runs + 1) % 2  # the variant the hosts do not run: every host would change
+        for _run in range(runs):
+            write_project(project, lab, variant)
+            checks.append(run_site(project, lab, forks, expect_changed=True, check=True))
+            write_peer_project(peer, peer_lab, variant)
+            peer_checks.append(run_peer(peer, peer_lab, forks, expect_changed=True, check=True))
+        print(f"  --check --diff      site {walls(checks)}   peer {walls(peer_checks)}", flush=True)
     timings = [r["rollback"]["timings"] for c in change for r in c["records"]]
     confirms = [t["confirm"] for t in timings]
     shares = [max(r["rollback"]["timings"]["confirm"] for r in c["records"]) / c["wall"] for c in change]
@@ -381,6 +397,8 @@ def measure(size: int, runs: int, forks: int) -> dict:
         "peer_first": peer_first["wall"],
         "peer_no_change": statistics.median(r["wall"] for r in peer_no_change),
         "peer_change": statistics.median(c["wall"] for c in peer_change),
+        "check": statistics.median(c["wall"] for c in checks),
+        "peer_check": statistics.median(c["wall"] for c in peer_checks),
         "confirm_median": statistics.median(confirms),
         "confirm_max": max(confirms),
         "apply_median": statistics.median(t["apply"] for t in timings),
@@ -392,7 +410,8 @@ def measure(size: int, runs: int, forks: int) -> dict:
 def print_table(rows: list[dict]) -> None:
     print("\nhosts  run                 site.yml      peer   ratio")
     for row in rows:
-        for label, key in (("first apply", "first"), ("no-change run", "no_change"), ("one-policy change", "change")):
+        for label, key in (("first apply", "first"), ("no-change run", "no_change"), ("one-policy change", "change"),
+                           ("--check --diff", "check")):
             site, peer = row[key], row[f"peer_{key}"]
             print(f"{row['size']:<5}  {label:<17}  {site:6.1f} s  {peer:6.1f} s  {site / peer:5.2f}x")
     print("\nhosts  confirm per host (median / max)  confirm share of change run  arm+apply per host (median)")
