@@ -556,8 +556,8 @@ def comparison_data(old: Report, new: Report, changes: Sequence[CellChange]) -> 
     parties: dict[str, Party] = {}
     for party in (*new.sources, *new.targets, *old.sources, *old.targets):
         parties.setdefault(party.key, party)
-    rows = ordered({parties[c.source] for c in changes}, new.group_by)
-    columns = ordered({parties[c.target] for c in changes}, new.group_by)
+    rows = ordered([parties[key] for key in dict.fromkeys(c.source for c in changes)], new.group_by)
+    columns = ordered([parties[key] for key in dict.fromkeys(c.target for c in changes)], new.group_by)
     return {"kind": "reachability comparison", "group_by": new.group_by, "simulations": old.simulations + new.simulations,
             "rows": [party_data(p, new.group_by) for p in rows], "columns": [party_data(p, new.group_by) for p in columns],
             "cells": [{"from": c.source, "to": c.target, **change_summary(c)} for c in changes],
