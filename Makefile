@@ -10,7 +10,7 @@ export PYTHONPATH := $(COLLECTIONS)
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export ANSIBLE_NOCOLOR := 1
 
-.PHONY: system-packages setup test unit fuzz kernel docs package playbooks matrix host-python lint sanity demo bench clean lab-up lab-down labtest integration molecule differential differential-sweep
+.PHONY: system-packages setup test unit fuzz kernel docs package playbooks browser matrix host-python lint sanity demo bench clean lab-up lab-down labtest integration molecule differential differential-sweep
 
 ## system packages (apt, as root) when a tool is missing: tests/setup/system_packages.sh
 system-packages:
@@ -31,7 +31,7 @@ $(LINK):
 setup: system-packages $(BIN)/.installed $(LINK)
 
 ## everything CI checks
-test: setup unit fuzz docs package playbooks matrix host-python lint sanity kernel labtest integration differential molecule
+test: setup unit fuzz docs package playbooks browser matrix host-python lint sanity kernel labtest integration differential molecule
 
 unit: setup
 	$(BIN)/python -m pytest tests/unit tests/setup
@@ -55,6 +55,10 @@ package: setup
 ## playbooks over inventories, no host contacted
 playbooks: setup
 	$(BIN)/python -m pytest tests/playbooks
+
+## the reachability page in headless Chromium: its script runs, the cells hold the services, a screenshot (.build/browser/)
+browser: setup
+	$(BIN)/python -m pytest -s tests/browser
 
 ## the other supported ansible-core versions (the main venv is 2.19): one venv each, .venv-X.Y, with
 ## tests/requirements-X.Y.txt; the controller-side tests (tests/unit, tests/playbooks) on each, and

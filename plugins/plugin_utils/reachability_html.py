@@ -100,6 +100,19 @@ SCRIPT = """
         td.classList.toggle("dim", words.length > 0 && !hit);
       });
     });
+    // #find=5432&from=host:app-1&to=host:db-1 opens the page with a search and a cell chosen
+    var wanted = {};
+    window.location.hash.replace(/^#/, "").split("&").forEach(function (part) {
+      var pair = part.split("=");
+      if (pair.length === 2) { wanted[decodeURIComponent(pair[0])] = decodeURIComponent(pair[1]); }
+    });
+    if (wanted.find) {
+      filter.value = wanted.find;
+      filter.dispatchEvent(new Event("input"));
+    }
+    tds.forEach(function (td) {
+      if (wanted.from && td.getAttribute("data-from") === wanted.from && td.getAttribute("data-to") === wanted.to) { td.click(); }
+    });
     body.setAttribute("data-cells", String(tds.length));
     body.setAttribute("data-ready", "1");
   } catch (error) {

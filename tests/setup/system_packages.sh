@@ -29,6 +29,8 @@ want socat 'command -v socat'
 want iputils-ping 'command -v ping'
 # an empty conntrack table before each fleet's probes (tests/differential)
 want conntrack 'command -v conntrack'
+# the reachability page opened in a headless browser: its script, its cells, a screenshot (make browser)
+want chromium 'command -v chromium'
 # ansible-test sanity's shellcheck test (make sanity; skipped without it)
 want shellcheck 'command -v shellcheck'
 

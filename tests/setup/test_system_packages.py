@@ -50,13 +50,13 @@ def test_a_user_is_told_which_packages_are_missing_and_nothing_is_installed(bin_
     proc = run_as_nobody([directory])
     assert proc.returncode == 1, proc
     assert proc.stderr.splitlines() == [
-        "Missing system packages: openssh-client socat iputils-ping shellcheck",
-        "Install them as root (apt-get install openssh-client socat iputils-ping shellcheck) or run this as root.",
+        "Missing system packages: openssh-client socat iputils-ping chromium shellcheck",
+        "Install them as root (apt-get install openssh-client socat iputils-ping chromium shellcheck) or run this as root.",
     ]
     assert proc.stdout == ""
 
 
 def test_nothing_is_done_when_every_tool_is_there(bin_dir):
-    directory = bin_with(bin_dir, "python3", "ssh", "ssh-keygen", "ssh-keyscan", "socat", "ping", "shellcheck")
+    directory = bin_with(bin_dir, "python3", "ssh", "ssh-keygen", "ssh-keyscan", "socat", "ping", "chromium", "shellcheck")
     proc = run_as_nobody([directory])
     assert (proc.returncode, proc.stdout, proc.stderr) == (0, "", "")
