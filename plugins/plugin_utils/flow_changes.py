@@ -20,14 +20,14 @@ the rulesets themselves, per direction and endpoint interface of the host:
 - a key under which both rulesets walk the same rules (once the rules its addresses exclude
   are dropped) cannot change any verdict: it is not simulated at all.
 
-Each remaining class is simulated on both rulesets (``simulator``), NEW, from an ephemeral
-source port no rule names; adjacent port ranges with the same outcome are reported as one range.
+Each remaining class is simulated on both rulesets (``simulator``), NEW; adjacent port ranges
+with the same outcome are reported as one range.
 
 Forwarded traffic is classified the same way, per pair of the host's endpoint interfaces and
 pair of peer classes (source and target), when the forward path's rules differ.
 
-Not classified yet: source ports other than one ephemeral port, and replies (``ESTABLISHED``);
-those flows are compared only through the representative above.
+Source port ranges split a class only where its rules test source ports; otherwise the class
+is tried from an ephemeral port no rule names. Replies (``ESTABLISHED``) are not classified.
 """
 
 from __future__ import annotations
@@ -82,7 +82,8 @@ class Peer:
 
 @dataclass(frozen=True)
 class Service:
-    """A protocol and, for TCP/UDP/SCTP, a destination port range, or an ICMP type and code."""
+    """A protocol and, for TCP/UDP/SCTP, a destination port range (and a source port range when
+    a rule tells source ports apart), or an ICMP type and code."""
 
     protocol: int
     first: int | None = None
@@ -90,11 +91,16 @@ class Service:
     icmp_type: int | None = None
     icmp_code: int | None = None
     other: bool = False  # the representative of everything no rule names
+    src_first: int | None = None
+    src_last: int | None = None
 
     def label(self, family: int) -> str:
         if self.protocol in PORT_PROTOCOLS:
             ports = str(self.first) if self.first == self.last else f"{self.first}-{self.last}"
-            return f"{PORT_PROTOCOLS[self.protocol]} {ports}"
+            if self.src_first is None:
+                return f"{PORT_PROTOCOLS[self.protocol]} {ports}"
+            sources = f"port {self.src_first}" if self.src_first == self.src_last else f"ports {self.src_first}-{self.src_last}"
+            return f"{PORT_PROTOCOLS[self.protocol]} {ports} (source {sources})"
         if self.protocol == ICMP[family][0]:
             name = ICMP[family][1]
             if self.icmp_type is None:
@@ -121,6 +127,8 @@ class FlowClass:
 
     def packet(self, src_port: int) -> Packet:
         service = self.service
+        if service.src_first is not None and not service.src_first <= src_port <= (service.src_last or service.src_first):
+            src_port = service.src_first
         ports = {"src_port": src_port, "dst_port": service.first} if service.protocol in PORT_PROTOCOLS else {}
         icmp = {"icmp_type": service.icmp_type, "icmp_code": service.icmp_code} if service.icmp_type is not None else {}
         interface = _simulated(self.interface)
@@ -287,14 +295,27 @@ def _rectangles(pairs: Sequence[tuple[PeerGroup, PeerGroup]]) -> list[tuple[list
 def derive_services(rulesets: Sequence[ir.Ruleset], family: int) -> list[Service]:
     """One service per class of protocol, destination port range and ICMP type/code, over every
     rule and named-port member of the rulesets (whatever the addresses)."""
-    rules = [rule for ruleset in rulesets for rule in _rules(ruleset)]
-    members = [(m.protocol, m.port) for ruleset in rulesets for item in ruleset.ipsets for m in item.members if isinstance(m, ir.IpPortMember)]
+    rules = []
+    members = set()
+    for ruleset in rulesets:
+        sets = {item.name: item for item in ruleset.ipsets}
+        for rule in _rules(ruleset):
+            rules.append(rule)
+            for ref in rule.match.sets:
+                item = sets.get(ref.name)
+                if item is not None:
+                    members |= {(ref.side, m.protocol, m.port) for m in item.members if isinstance(m, ir.IpPortMember)}
     return services_of(rules, members, family)
 
 
-def services_of(rules: Sequence[ir.Rule], port_members: Iterable[tuple[int, int]], family: int) -> list[Service]:
-    """The services ``rules`` and the named-port members (protocol, port) tell apart."""
+def services_of(rules: Sequence[ir.Rule], port_members: Iterable[tuple[str, int, int]], family: int) -> list[Service]:
+    """The services ``rules`` and the named-port members (side, protocol, port) tell apart.
+
+    Source ports split a protocol's classes only where a rule tests them; the failsafe rules
+    that only take TCP segments after a connection's first (``! --syn``) never meet the new
+    connections simulated here, so their source ports split nothing."""
     cuts: dict[int, set[int]] = {protocol: set() for protocol in (6, 17)}
+    src_cuts: dict[int, set[int]] = {}
     protocols: set[int] = set()
     icmp_codes: dict[int, set[int]] = {}
     for rule in rules:
@@ -305,16 +326,22 @@ def services_of(rules: Sequence[ir.Rule], port_members: Iterable[tuple[int, int]
             for protocol in ([match.protocol] if match.protocol in PORT_PROTOCOLS else list(cuts)):
                 for span in ports.spans:
                     cuts.setdefault(protocol, set()).update((span.first, span.last + 1))
+        for ports in match.src_ports:
+            for protocol in ([match.protocol] if match.protocol in PORT_PROTOCOLS else list(cuts)):
+                if not (match.not_syn and protocol == 6):
+                    src_cuts.setdefault(protocol, set()).update(cut for span in ports.spans for cut in (span.first, span.last + 1))
         for test in (match.icmp, match.not_icmp):
             if test is not None:
                 codes = icmp_codes.setdefault(test.type, set())
                 if test.code is not None:
                     codes.add(test.code)
-    for protocol, port in port_members:
-        cuts.setdefault(protocol, set()).update((port, port + 1))
+    for side, protocol, port in port_members:
+        (cuts if side == "dst" else src_cuts).setdefault(protocol, set()).update((port, port + 1))
     found: list[Service] = []
     for protocol in sorted(cuts):
-        found += [Service(protocol, first, last) for first, last in _intervals(cuts[protocol])]
+        sources: list[tuple[int | None, int | None]] = list(_intervals(src_cuts[protocol])) if src_cuts.get(protocol) else [(None, None)]
+        found += [Service(protocol, first, last, src_first=src_first, src_last=src_last)
+                  for src_first, src_last in sources for first, last in _intervals(cuts[protocol])]
     found += _icmp_services(ICMP[family][0], icmp_codes)
     found += [Service(p) for p in sorted(protocols) if p not in PORT_PROTOCOLS and p != ICMP[family][0] and p not in (1, 58)]
     taken = protocols | set(PORT_PROTOCOLS) | {1, 58}
@@ -402,13 +429,13 @@ def _contents(ipset: ir.IpSet | None) -> tuple:
     return (ipset.kind, ipset.family, ipset.digest) if ipset.digest else (ipset.kind, ipset.family, ipset.members)
 
 
-def _may_match(match: ir.Match, index: SetIndex, src: IPAddress, dst: IPAddress) -> frozenset[tuple[int, int]] | None:
+def _may_match(match: ir.Match, index: SetIndex, src: IPAddress, dst: IPAddress) -> frozenset[tuple[str, int, int]] | None:
     """None when the match's networks or sets exclude ``src`` or ``dst``; else the named ports
-    (protocol, port) its sets hold for them, which the port ranges must then tell apart."""
+    (side, protocol, port) its sets hold for them, which the port ranges must then tell apart."""
     for test in match.nets:
         if ((src if test.side == "src" else dst) in test.net) == test.negate:
             return None
-    ports: frozenset[tuple[int, int]] = frozenset()
+    ports: frozenset[tuple[str, int, int]] = frozenset()
     for ref in match.sets:
         ipset = index.by_name.get(ref.name)
         if ipset is None:
@@ -421,7 +448,7 @@ def _may_match(match: ir.Match, index: SetIndex, src: IPAddress, dst: IPAddress)
         held = index.ports_at(ipset, address)
         if not held and not ref.negate:
             return None
-        ports |= held
+        ports |= {(ref.side, protocol, port) for protocol, port in held}
     return ports
 
 
@@ -592,8 +619,10 @@ def _rules(ruleset: ir.Ruleset) -> Iterable[ir.Rule]:
 
 
 def _ephemeral_port(rulesets: Sequence[ir.Ruleset]) -> int:
+    """A source port no rule names, when there is one: a class without a source range is then
+    tried from a port as ordinary as a client's (a class with one uses a port inside it)."""
     spans = [span for ruleset in rulesets for rule in _rules(ruleset) for ports in rule.match.src_ports for span in ports.spans]
-    return next(p for p in range(EPHEMERAL, 65536) if not any(s.first <= p <= s.last for s in spans))
+    return next((p for p in range(EPHEMERAL, 65536) if not any(s.first <= p <= s.last for s in spans)), EPHEMERAL)
 
 
 def _verdict(ruleset: ir.Ruleset, packet: Packet) -> Verdict:
@@ -602,21 +631,46 @@ def _verdict(ruleset: ir.Ruleset, packet: Packet) -> Verdict:
 
 
 def _merge_ranges(changes: list[FlowChange]) -> list[FlowChange]:
-    """Adjacent port ranges of one flow with the same outcome, as one range."""
+    """Adjacent port ranges of one flow with the same outcome, as one range: source ranges
+    first (all of them together are no source range at all), then destination ranges."""
     merged: list[FlowChange] = []
-    for change in changes:
+    for change in _merge_sources(changes):
         last = merged[-1] if merged else None
         if last is not None and _continues(last, change):
             service = last.flow.service
-            flow = replace(last.flow, service=Service(service.protocol, service.first, change.flow.service.last))
+            flow = replace(last.flow, service=replace(service, last=change.flow.service.last))
             merged[-1] = FlowChange(flow, last.before, last.after)
         else:
             merged.append(change)
     return merged
 
 
+def _merge_sources(changes: list[FlowChange]) -> list[FlowChange]:
+    groups: dict[tuple, list[tuple[int, FlowChange]]] = {}
+    order: dict[tuple, int] = {}
+    for index, change in enumerate(changes):
+        service = change.flow.service
+        groups.setdefault((change.flow.slot(), replace(service, src_first=None, src_last=None), change.before, change.after), []).append((index, change))
+        order.setdefault((change.flow.slot(), service.protocol), index)
+    found: list[tuple[tuple, FlowChange]] = []
+    for members in groups.values():
+        spans: list[list] = []
+        for index, change in sorted(members, key=lambda item: item[1].flow.service.src_first or 0):
+            service = change.flow.service
+            if spans and service.src_first is not None and spans[-1][1] is not None and service.src_first == spans[-1][1] + 1:
+                spans[-1][1] = service.src_last
+            else:
+                spans.append([service.src_first, service.src_last, index, change])
+        for first, last, index, change in spans:
+            whole = (first, last) == (1, 65535)
+            service = replace(change.flow.service, src_first=None if whole else first, src_last=None if whole else last)
+            key = (order[(change.flow.slot(), service.protocol)], service.src_first or 0, service.first or 0, index)
+            found.append((key, FlowChange(replace(change.flow, service=service), change.before, change.after)))
+    return [change for _key, change in sorted(found, key=lambda item: item[0])]
+
+
 def _continues(last: FlowChange, change: FlowChange) -> bool:
     a, b = last.flow, change.flow
-    return (a.slot(), a.service.protocol) == (b.slot(), b.service.protocol) \
+    return (a.slot(), a.service.protocol, a.service.src_first) == (b.slot(), b.service.protocol, b.service.src_first) \
         and a.service.protocol in PORT_PROTOCOLS and a.service.last is not None and b.service.first == a.service.last + 1 \
         and (last.before, last.after) == (change.before, change.after)

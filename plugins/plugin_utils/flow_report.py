@@ -115,6 +115,7 @@ def _as_data(family: int, change: flows.FlowChange) -> dict[str, Any]:
         "service": flow.service.label(family),
         "protocol": flow.service.protocol,
         "ports": None if flow.service.first is None else [flow.service.first, flow.service.last],
+        "source_ports": None if flow.service.src_first is None else [flow.service.src_first, flow.service.src_last],
         "icmp_type": flow.service.icmp_type,
         "icmp_code": flow.service.icmp_code,
         "before": change.before.verdict,

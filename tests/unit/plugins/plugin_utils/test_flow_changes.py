@@ -120,6 +120,12 @@ CASES = [
         "1 flow changes: 1 deny -> allow",  # app1's set is named only by ingress rules: not on the egress path
     ),
     (
+        "a source port range: only the source ports it leaves out change",
+        ([allow_tcp([5432], FROM_APP)],), ([allow_tcp([5432], {**FROM_APP, "ports": ["1024:65535"]})],), 4,
+        [f"ingress eth0 from host app1 TCP 5432 (source ports 1-1023): allow -> deny (was allow (policy db ingress rule 0); now deny ({END_OF_TIER}))"],
+        "1 flow changes: 1 allow -> deny",
+    ),
+    (
         "Pass and Log keep the verdict to what comes after them",
         ([allow_tcp([22], FROM_APP)],), ([{"action": "Log", "protocol": "TCP"}, allow_tcp([22], FROM_APP)],), 4,
         [],
@@ -317,14 +323,14 @@ def router_changes(before, after):
 
 
 @pytest.mark.parametrize("policy,lines", [
-    (UNTRACKED, [
-        f"ingress eth0 from {EVERYONE} UDP 161: allow -> deny (was allow (policy router-open ingress rule 0); now deny (policy dnt ingress rule 0))",
-        f"ingress eth1 from {EVERYONE} UDP 161: allow -> deny (was allow (policy router-open ingress rule 0); now deny (policy dnt ingress rule 0))",
-        f"forward eth0 -> eth1 from {EVERYONE} to {EVERYONE} UDP 161: allow -> deny "
-        f"(was allow ({FORWARD_OPEN.format(out='eth1')}); now deny (policy dnt ingress rule 0))",
-        f"forward eth1 -> eth0 from {EVERYONE} to {EVERYONE} UDP 161: allow -> deny "
-        f"(was allow ({FORWARD_OPEN.format(out='eth0')}); now deny (policy dnt ingress rule 0))",
-    ]),
+    # In raw, replies to the outbound failsafe ports (UDP 53 and 67) skip untracked policy, as
+    # in Felix: a datagram from those source ports is not denied by the doNotTrack rule.
+    (UNTRACKED, [line for way, was in (
+        ("ingress eth0 from", "policy router-open ingress rule 0"), ("ingress eth1 from", "policy router-open ingress rule 0"),
+        (f"forward eth0 -> eth1 from {EVERYONE} to", FORWARD_OPEN.format(out="eth1")),
+        (f"forward eth1 -> eth0 from {EVERYONE} to", FORWARD_OPEN.format(out="eth0")),
+    ) for line in (f"{way} {EVERYONE} UDP 161 (source ports {sources}): allow -> deny (was allow ({was}); now deny (policy dnt ingress rule 0))"
+                   for sources in ("1-52", "54-66", "68-65535"))]),
     (PRE_DNAT, [
         "ingress eth0 from host app1 TCP 8080: allow -> deny (was allow (policy router-open ingress rule 0); now deny (policy pre ingress rule 0))",
         "ingress eth1 from host app1 TCP 8080: allow -> deny (was allow (policy router-open ingress rule 0); now deny (policy pre ingress rule 0))",
@@ -335,7 +341,7 @@ def router_changes(before, after):
     ]),
 ], ids=["doNotTrack", "preDNAT"])
 def test_untracked_and_pre_dnat_policies_change_input_and_forwarded_flows(policy, lines):
-    assert router_changes([ROUTER_OPEN], [ROUTER_OPEN, policy]) == (lines, "4 flows change: 4 allow -> deny")
+    assert router_changes([ROUTER_OPEN], [ROUTER_OPEN, policy]) == (lines, f"{len(lines)} flows change: {len(lines)} allow -> deny")
 
 
 def test_an_apply_on_forward_policy_closes_forwarding_but_what_it_allows():
