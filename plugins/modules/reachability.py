@@ -22,7 +22,7 @@ description:
     outcome are one range. See C(docs/reachability.md) in the collection.
   - With O(compare), computes the report for both inventories and returns only the pairs whose
     services differ.
-  - Refuses, naming the numbers, a report that would simulate more than 400000 packets; narrow it
+  - Refuses, naming the numbers, a report that would simulate more than 200000 packets; narrow it
     with O(from) and O(to).
 options:
   from:
@@ -40,7 +40,7 @@ options:
     type: str
   output:
     description:
-      - Path of an HTML page to write (it must end in C(.html), its directory must exist): the
+      - Path of an HTML page to write (it must end in C(.html), its directory must exist), holding the
         host x host matrix, self-contained (inline CSS and script, no network). The same data is
         written as JSON next to it, with the C(.json) suffix.
     type: path

@@ -33,7 +33,7 @@ from ansible_collections.palisade.firewall.plugins.plugin_utils.fleet import Fle
 from ansible_collections.palisade.firewall.plugins.plugin_utils.fleet_index import FleetIndex, LabelIndex
 from ansible_collections.palisade.firewall.plugins.plugin_utils.resources import IPAddress
 from ansible_collections.palisade.firewall.plugins.plugin_utils.selector import parse_selector
-from ansible_collections.palisade.firewall.plugins.plugin_utils.simulator import ALLOW, DENY, UNTOUCHED, simulate
+from ansible_collections.palisade.firewall.plugins.plugin_utils.simulator import ALLOW, DENY, simulate
 
 HOST = "host"
 NETWORK_SET = "network set"
@@ -41,7 +41,7 @@ UNPOLICED = "unpoliced"
 RESULTS = (ALLOW, UNPOLICED)  # what gets through, by policy or because an end is not policed
 # Packets simulated per report at most (each class of each address pair, once per end that
 # applies): beyond it the report refuses instead of running for minutes; see docs/reachability.md.
-SIMULATION_LIMIT = 400000
+SIMULATION_LIMIT = 200000
 # A host without an endpoint is not policed anywhere; its packets are simulated on this interface.
 NO_ENDPOINT = flows.OTHER_INTERFACE
 ALL_PORTS = ((1, 65535),)

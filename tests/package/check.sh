@@ -57,7 +57,7 @@ grep -q "$installed/plugins/modules/compile.py" <<<"$out" \
 (cd "$installed" && bash "$repo/tests/docs/check_ansible_doc.sh" "$bin") || failed "ansible-doc of the installed copy"
 
 # 5. the playbooks load by their FQCN; resolve and explain run on the shipped example (no host contacted)
-for playbook in site resolve explain; do
+for playbook in site resolve explain reachability; do
   if out=$(ansible-playbook -i "$installed/examples/inventory" --syntax-check "palisade.firewall.$playbook" 2>&1); then
     echo "ok   ansible-playbook --syntax-check palisade.firewall.$playbook"
   else

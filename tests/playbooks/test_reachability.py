@@ -87,8 +87,10 @@ ERRORS = [
 ]
 
 
-@pytest.mark.parametrize("extra, message", ERRORS, ids=["bad selector", "unknown label", "unknown group_by", "missing compare", "missing directory",
-                                                         "not html"])
+ERROR_IDS = ["bad selector", "unknown label", "unknown group_by", "missing compare", "missing directory", "not html"]
+
+
+@pytest.mark.parametrize("extra, message", ERRORS, ids=ERROR_IDS)
 def test_bad_input_names_the_variable(extra, message):
     run = reachability(*extra)
     assert run.returncode == 2, run.stdout + run.stderr

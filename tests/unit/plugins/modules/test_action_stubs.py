@@ -10,7 +10,7 @@ import json
 import pytest
 from module_args import patch_module_args
 
-NAMES = ("compile", "explain", "resolve")
+NAMES = ("compile", "explain", "reachability", "resolve")
 
 
 @pytest.mark.parametrize("name", NAMES)

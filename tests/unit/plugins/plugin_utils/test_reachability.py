@@ -111,7 +111,7 @@ SUMMARIES = [
 ]
 
 
-@pytest.mark.parametrize("source, target, summary", SUMMARIES, ids=[f"{s} -> {t}" for s, t, _ in SUMMARIES])
+@pytest.mark.parametrize("source, target, summary", SUMMARIES, ids=[f"{case[0]} -> {case[1]}" for case in SUMMARIES])
 def test_cell_summaries(source, target, summary):
     assert r.cell_summary(cell(r.reachability(fleet()), source, target)) == summary
 
@@ -195,7 +195,7 @@ def test_compare_shows_only_the_cells_that_change():
         ("host:bare1", "host:db1", {"gained": "unpoliced: ICMP", "lost": ""}),
         ("network set:office", "host:db1", {"gained": "ICMP", "lost": ""}),
     ]
-    backwards = r.compare(new, old)
+    backwards = r.compare(old=new, new=old)
     assert [r.change_summary(c) for c in backwards] == [{"gained": "", "lost": "unpoliced: ICMP"}, {"gained": "", "lost": "ICMP"}]
     assert r.text_comparison(old, new, changes).splitlines()[2:] == [
         "from      to   change  services",
