@@ -38,7 +38,7 @@ class ActionModule(FleetAction):
             cells = [{"from": c["from"], "to": c["to"], "allow": c["allow"], "unpoliced": c["unpoliced"]} for c in data["cells"]]
             title = "palisade.firewall reachability"
         else:
-            old = engine.reachability(old_fleet, args.get("from"), args.get("to"), args.get("group_by"))
+            old = engine.reachability(old_fleet, args.get("from"), args.get("to"), args.get("group_by"), baseline=True)
             changes = engine.compare(old, report)
             data = engine.comparison_data(old, report, changes)
             text = engine.text_comparison(old, report, changes)

@@ -139,14 +139,14 @@ class Report:
 # selecting the rows and columns
 
 
-def select_parties(fleet: Fleet, selector_text: str | None, option: str) -> list[Party]:
+def select_parties(index: FleetIndex, selector_text: str | None, option: str, allow_empty: bool = False) -> list[Party]:
     """The hosts and network sets ``selector_text`` picks by their labels (all when None), sorted by name."""
+    fleet = index.fleet
     text = "all()" if selector_text is None else selector_text
     selector = parse_selector_option(text, option)
-    index = FleetIndex(fleet)
     hosts = {host.name for host in LabelIndex(fleet.hosts.values()).select(selector)}  # type: ignore[attr-defined]
     sets = {item.name for item in index.network_sets(selector)}
-    if not hosts and not sets:
+    if not hosts and not sets and not allow_empty:
         known = sorted({key for host in fleet.hosts.values() for key in host.labels} | {key for s in fleet.catalog.network_sets for key in s.labels})
         raise PalisadeError(f"{option}: selector {text!r} matches no inventory host or network set (labels in the inventory: {', '.join(known)})")
     found = [host_party(fleet, name) for name in sorted(hosts)]
@@ -202,12 +202,16 @@ def ordered(parties: Iterable[Party], group_by: str | None) -> tuple[Party, ...]
 
 
 def reachability(fleet: Fleet, sources: str | None = None, targets: str | None = None, group_by: str | None = None,
-                 limit: int = SIMULATION_LIMIT) -> Report:
-    """The report for ``fleet``: ``sources`` and ``targets`` are selectors (None: everything)."""
-    check_group_by(fleet, group_by)
-    rows = ordered(select_parties(fleet, sources, "from"), group_by)
-    columns = ordered(select_parties(fleet, targets, "to"), group_by)
+                 limit: int = SIMULATION_LIMIT, baseline: bool = False) -> Report:
+    """The report for ``fleet``: ``sources`` and ``targets`` are selectors (None: everything).
+
+    ``baseline``: the older inventory of a comparison, where the selectors and the label may
+    match nothing (the hosts they pick may be new)."""
+    if not baseline:
+        check_group_by(fleet, group_by)
     index = FleetIndex(fleet)
+    rows = ordered(select_parties(index, sources, "from", baseline), group_by)
+    columns = ordered(select_parties(index, targets, "to", baseline), group_by)
     compiled: dict[str, CompiledHost] = {}
     warnings: list[str] = []
     for party in (*rows, *columns):

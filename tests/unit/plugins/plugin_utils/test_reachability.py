@@ -301,3 +301,12 @@ def test_golden(name):
 def test_no_stale_golden_files():
     if not UPDATE:
         assert sorted(p.name for p in GOLDEN.iterdir()) == sorted(golden_outputs())
+
+
+def test_the_older_inventory_of_a_comparison_may_hold_none_of_the_selected_hosts():
+    old = r.reachability(fleet(), "role == 'cache'", None, "rack", baseline=True)
+    assert (old.sources, old.cells) == ((), ())
+    new = r.reachability(fleet(), "role == 'app'", "role == 'db'")
+    (change,) = r.compare(old, new)
+    assert (change.source, change.target, r.change_summary(change)) == (
+        "host:app1", "host:db1", {"gained": f"TCP 179, 2379-2380, 5432, 6666-6667; {ND}", "lost": ""})
