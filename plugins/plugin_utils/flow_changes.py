@@ -195,7 +195,7 @@ def flow_changes(before: ir.Ruleset | None, after: ir.Ruleset, local: Sequence[L
 
 def compare(before: ir.Ruleset | None, after: ir.Ruleset, classes: Iterable[FlowClass]) -> list[FlowChange]:
     """The ``classes`` whose verdict differs between the two rulesets, adjacent ranges merged."""
-    src_port = _ephemeral_port([after] if before is None else [before, after])
+    src_port = ephemeral_port([after] if before is None else [before, after])
     found: list[FlowChange] = []
     for flow in classes:
         packet = flow.packet(src_port)
@@ -402,9 +402,13 @@ class _Scope:
             self._known[key] = services_of([self.entries[position][2] for position, _ports in key], members, self.family)
         return self._known[key]
 
+    def _same_frame(self) -> bool:
+        """Two rulesets, both managed or not, with the same hooks on this path."""
+        return len(self.managed) == 2 and self.managed[0] == self.managed[1] and self.hooks[0] == self.hooks[1]
+
     def same_path(self) -> bool:
         """Whether both rulesets have the same rules on this path: no packet on it can change."""
-        if len(self.managed) != 2 or self.managed[0] != self.managed[1] or self.hooks[0] != self.hooks[1]:
+        if not self._same_frame():
             return False
         sides: tuple[list, list] = ([], [])
         for which, chain, rule, index in self.entries:
@@ -414,7 +418,7 @@ class _Scope:
 
     def unchanged(self, key: tuple) -> bool:
         """Whether both rulesets walk every packet of the key's pairs through the same rules."""
-        if len(self.managed) != 2 or self.managed[0] != self.managed[1] or self.hooks[0] != self.hooks[1]:
+        if not self._same_frame():
             return False
         programs: tuple[list, list] = ([], [])
         for position, ports in key:
@@ -618,7 +622,7 @@ def _rules(ruleset: ir.Ruleset) -> Iterable[ir.Rule]:
             yield from chain.rules
 
 
-def _ephemeral_port(rulesets: Sequence[ir.Ruleset]) -> int:
+def ephemeral_port(rulesets: Sequence[ir.Ruleset]) -> int:
     """A source port no rule names, when there is one: a class without a source range is then
     tried from a port as ordinary as a client's (a class with one uses a port inside it)."""
     spans = [span for ruleset in rulesets for rule in _rules(ruleset) for ports in rule.match.src_ports for span in ports.spans]

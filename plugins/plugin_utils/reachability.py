@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ansible_collections.palisade.firewall.plugins.plugin_utils import flow_changes as flows
@@ -249,7 +249,7 @@ def run_path(compiled: Mapping[str, CompiledHost], source: Party, target: Party,
              services: Sequence[flows.Service], _ends: int) -> Path:
     out = compiled[source.name].ruleset(family) if source.kind == HOST else None
     into = compiled[target.name].ruleset(family) if target.kind == HOST else None
-    src_port = ephemeral_port([r for r in (out, into) if r is not None])
+    src_port = flows.ephemeral_port([r for r in (out, into) if r is not None])
     found = []
     for service in services:
         egress = ingress = NOT_CHECKED
@@ -268,22 +268,16 @@ def _end(ruleset: ir.Ruleset, packet: Any) -> EndVerdict:
     return EndVerdict(outcome.verdict, outcome.decided_by)
 
 
-def ephemeral_port(rulesets: Sequence[ir.Ruleset]) -> int:
-    """The first port from ``flow_changes.EPHEMERAL`` that no rule's source ports name."""
-    spans = [span for ruleset in rulesets for table in ruleset.tables for chain in table.chains for rule in chain.rules
-             for ports in rule.match.src_ports for span in ports.spans]
-    return next(p for p in range(flows.EPHEMERAL, 65536) if not any(s.first <= p <= s.last for s in spans))
-
-
 def merge_ranges(found: Sequence[Flow]) -> list[Flow]:
     """Adjacent port ranges of one protocol with the same verdicts and rules at both ends, as one range."""
     merged: list[Flow] = []
     for flow in found:
         last = merged[-1] if merged else None
         if (last is not None and flow.service.protocol in flows.PORT_PROTOCOLS and last.service.protocol == flow.service.protocol
+                and last.service.src_first == flow.service.src_first
                 and last.service.last is not None and flow.service.first == last.service.last + 1
                 and (last.egress, last.ingress) == (flow.egress, flow.ingress)):
-            merged[-1] = Flow(flow.family, flows.Service(flow.service.protocol, last.service.first, flow.service.last), flow.egress, flow.ingress)
+            merged[-1] = Flow(flow.family, replace(last.service, last=flow.service.last), flow.egress, flow.ingress)
         else:
             merged.append(flow)
     return merged

@@ -70,7 +70,7 @@ def brute_force(before, after, local, peers):
     services = fc.derive_services([before, after], after.family)
     other = fc.derive_peers([before, after], after.family, [])[-1]
     everyone = [p for p in peers if p.address.version == after.family] + [fc.Peer(fc.ANYTHING_ELSE, other.address)]
-    port = fc._ephemeral_port([before, after])  # pylint: disable=protected-access
+    port = fc.ephemeral_port([before, after])
     flows = []
     for endpoint in local:
         for address in (a for a in endpoint.addresses if a.version == after.family):

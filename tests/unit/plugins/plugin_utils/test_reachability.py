@@ -184,7 +184,7 @@ def test_group_by_orders_hosts_by_the_label_then_name_then_network_sets():
 
 def test_the_representative_packet_is_new_from_an_ephemeral_port_no_rule_names():
     rulesets = [h.ruleset(4) for h in (compile_host(FleetIndex(fleet()), "db1"),)]
-    assert r.ephemeral_port(rulesets) == fc.EPHEMERAL
+    assert fc.ephemeral_port(rulesets) == fc.EPHEMERAL
 
 
 def test_compare_shows_only_the_cells_that_change():
