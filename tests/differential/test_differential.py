@@ -30,7 +30,6 @@ import dataclasses
 import json
 import os
 import random
-import subprocess
 import sys
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor

@@ -98,7 +98,8 @@ def reports(change: fc.FlowChange, flow: fc.FlowClass, was: str, now: str, src_p
         ends = flow.target.name in names(r.target)
     else:
         ends = r.local == flow.local
-    return ends and flow.peer.name in names(r.peer) and covers(r.service, flow.service, src_port) and (change.before.verdict, change.after.verdict) == (was, now)
+    verdicts = (change.before.verdict, change.after.verdict) == (was, now)
+    return ends and verdicts and flow.peer.name in names(r.peer) and covers(r.service, flow.service, src_port)
 
 
 @pytest.mark.parametrize("first,second", PAIRS, ids=[f"{a}->{b}" for a, b in PAIRS])
@@ -116,7 +117,8 @@ def test_every_changed_flow_is_reported(monkeypatch, first, second):
             for flow, was, now, src_port in brute_force(before, after, local, peers):
                 checked += 1
                 forwarded += flow.direction == fc.FORWARD
-                assert any(reports(change, flow, was, now, src_port) for change in reported), f"{host.name} IPv{after.family}: {flow} {was} -> {now} is not reported"
+                missing = f"{host.name} IPv{after.family}: {flow} {was} -> {now} is not reported"
+                assert any(reports(change, flow, was, now, src_port) for change in reported), missing
             for change in reported:
                 assert change.before.verdict != change.after.verdict
     assert checked or first == 0  # most pairs of fleets change some flow on some host

@@ -8,8 +8,8 @@ import pytest
 
 from ansible_collections.palisade.firewall.plugins.action.apply_ruleset import with_drift
 
-DRIFT = {"record": "checked", "found": True, "differences": ["chain ipv4 filter pal-fi-eth0: its rules differ from the record",
-                                                              "ipset ipv4 pal-n4-1: not in the record"]}
+DIFFERENCES = ["chain ipv4 filter pal-fi-eth0: its rules differ from the record", "ipset ipv4 pal-n4-1: not in the record"]
+DRIFT = {"record": "checked", "found": True, "differences": DIFFERENCES}
 LINES = "chain ipv4 filter pal-fi-eth0: its rules differ from the record; ipset ipv4 pal-n4-1: not in the record"
 
 
