@@ -18,7 +18,12 @@ the rulesets themselves, per direction and endpoint interface of the host:
 - a key's services are the destination port ranges, protocols and ICMP types and codes that
   its rules (and the named ports its sets hold for those addresses) tell apart;
 - a key under which both rulesets walk the same rules (once the rules its addresses exclude
-  are dropped) cannot change any verdict: it is not simulated at all.
+  are dropped) cannot change any verdict: it is not simulated at all;
+- of a key's other services, only those a rule that one ruleset walks and the other does not
+  could match are kept (``_Scope.changing``): for any other packet, the rules that could
+  match it come in the same order on both sides, so both walks are the same. A rule replaced
+  in place by one with the same effect (a port added, say) counts only for the packets one
+  of the two could match and the other not.
 
 Each remaining class is simulated on both rulesets (``simulator``), NEW; adjacent port ranges
 with the same outcome are reported as one range.
@@ -33,6 +38,7 @@ is tried from an ephemeral port no rule names. Replies (``ESTABLISHED``) are not
 from __future__ import annotations
 
 import bisect
+import difflib
 import ipaddress
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -46,6 +52,7 @@ from ansible_collections.palisade.firewall.plugins.plugin_utils.simulator import
     Packet,
     SetIndex,
     hooks_on_path,
+    may_match,
     merged_spans,
     rules_on_path,
     set_index,
@@ -229,6 +236,7 @@ def flow_classes(rulesets: Sequence[ir.Ruleset], family: int, local: Sequence[Lo
     decides such a packet, so its ports would only split classes that get the same verdict.
     ``notes`` receives what was not compared (too many pairs to forward between)."""
     groups = peer_groups(rulesets, family, peers)
+    src_port = ephemeral_port(rulesets)
     found = []
     for endpoint in local:
         for direction in (INGRESS, EGRESS):
@@ -244,9 +252,10 @@ def flow_classes(rulesets: Sequence[ir.Ruleset], family: int, local: Sequence[Lo
                     if scope.unchanged(key):
                         continue
                     peer = _named(members)
-                    found += [FlowClass(direction, endpoint.interface, address, peer, service) for service in scope.services(key)]
+                    found += scope.changing(key, [FlowClass(direction, endpoint.interface, address, peer, service)
+                                                  for service in scope.services(key)], src_port)
     for into, out in _forwarding(local):
-        found += _forward_classes(rulesets, family, groups, into, out, notes)
+        found += _forward_classes(rulesets, family, groups, into, out, notes, src_port)
     return found
 
 
@@ -257,7 +266,7 @@ def _forwarding(local: Sequence[LocalEndpoint]) -> list[tuple[str, str]]:
 
 
 def _forward_classes(rulesets: Sequence[ir.Ruleset], family: int, groups: Sequence[PeerGroup], into: str, out: str,
-                     notes: list[str] | None) -> list[FlowClass]:
+                     notes: list[str] | None, src_port: int) -> list[FlowClass]:
     scope = _Scope(rulesets, family, FORWARD, into, out)
     if scope.same_path():
         return []
@@ -276,7 +285,8 @@ def _forward_classes(rulesets: Sequence[ir.Ruleset], family: int, groups: Sequen
             continue
         for sources, targets in _rectangles(pairs):
             source, target = _named(sources), _named(targets)
-            found += [FlowClass(FORWARD, into, target.address, source, service, out, target) for service in scope.services(key)]
+            found += scope.changing(key, [FlowClass(FORWARD, into, target.address, source, service, out, target)
+                                          for service in scope.services(key)], src_port)
     return found
 
 
@@ -364,6 +374,7 @@ class _Scope:
 
     def __init__(self, rulesets: Sequence[ir.Ruleset], family: int, direction: str, interface: str, out_interface: str | None = None) -> None:
         self.family = family
+        self.rulesets = list(rulesets)
         self.managed = [ruleset.managed for ruleset in rulesets]
         if direction == FORWARD:
             interfaces = {"in_interface": _simulated(interface), "out_interface": _simulated(out_interface or "")}
@@ -380,21 +391,35 @@ class _Scope:
             self.hooks.append(hooks_on_path(ruleset, path))
             for chain, rule in rules_on_path(ruleset, path, **interfaces):
                 self.entries.append((which, chain, rule, index if rule.match.nets or rule.match.sets else None))
+        # one number per distinct (chain, rule), so comparing walks hashes no rule twice
+        tokens: dict[tuple[str, ir.Rule], int] = {}
+        self.tokens = [tokens.setdefault((chain, rule), len(tokens)) for _which, chain, rule, _index in self.entries]
+        # one number per distinct address test (a match and what its sets hold): both rulesets
+        # mostly share them, and each needs testing once per pair of addresses
+        tests: dict[tuple, list[int]] = {}
+        self.always: list[int] = []  # the rules that test no address
+        for position, (_which, _chain, rule, index) in enumerate(self.entries):
+            if index is None:
+                self.always.append(position)
+            else:
+                sets = tuple(_contents(index.by_name.get(ref.name)) for ref in rule.match.sets)
+                tests.setdefault((rule.match, sets), []).append(position)
+        self.tests = list(tests.values())
         self._known: dict[tuple, list[Service]] = {}
+        self._differing: dict[tuple, list[tuple[ir.Rule | None, ir.Rule | None]]] = {}
 
     def key(self, src: IPAddress, dst: IPAddress) -> tuple:
         """The rules that may match a packet from ``src`` to ``dst``, each with the named ports
         its sets hold for them. Pairs with the same key get the same verdict for every packet:
         every other rule on the path excludes both, and these test nothing else that differs."""
-        found = []
-        for position, (_which, _chain, rule, index) in enumerate(self.entries):
-            if index is None:
-                found.append((position, ()))
-                continue
-            ports = _may_match(rule.match, index, src, dst)
+        found = [(position, ()) for position in self.always]
+        for positions in self.tests:
+            _which, _chain, rule, index = self.entries[positions[0]]
+            ports = _may_match(rule.match, index, src, dst) if index is not None else None
             if ports is not None:
-                found.append((position, tuple(sorted(ports))))
-        return tuple(found)
+                held = tuple(sorted(ports))
+                found += [(position, held) for position in positions]
+        return tuple(sorted(found))
 
     def services(self, key: tuple) -> list[Service]:
         if key not in self._known:
@@ -418,13 +443,75 @@ class _Scope:
 
     def unchanged(self, key: tuple) -> bool:
         """Whether both rulesets walk every packet of the key's pairs through the same rules."""
+        return self._same_frame() and not self.differing(key)
+
+    def differing(self, key: tuple) -> list[tuple[ir.Rule | None, ir.Rule | None]]:
+        """The rules outside the longest run of rules both rulesets have in the same order for
+        the key's pairs, as (old, new): what one walk may meet and the other not. A run of
+        rules replaced by as many in the same chains gives pairs; the others have None on one
+        side. Meaningful only in the same frame."""
+        if key not in self._differing:
+            programs: tuple[list, list] = ([], [])
+            positions: tuple[list, list] = ([], [])
+            for position, ports in key:
+                which = self.entries[position][0]
+                programs[which].append((self.tokens[position], ports))
+                positions[which].append(position)
+            head, tail = common_ends(programs[0], programs[1])  # they need no matcher
+            old, new = programs[0][head:len(programs[0]) - tail], programs[1][head:len(programs[1]) - tail]
+            matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
+            found: list[tuple[ir.Rule | None, ir.Rule | None]] = []
+            for tag, old_first, old_last, new_first, new_last in matcher.get_opcodes():
+                if tag != "equal":
+                    found += self._pairs(positions[0][head + old_first:head + old_last], positions[1][head + new_first:head + new_last])
+            self._differing[key] = found
+        return self._differing[key]
+
+    def _pairs(self, old: list[int], new: list[int]) -> list[tuple[ir.Rule | None, ir.Rule | None]]:
+        if len(old) == len(new) and all(self.entries[a][1] == self.entries[b][1] for a, b in zip(old, new)):
+            return [(self.entries[a][2], self.entries[b][2]) for a, b in zip(old, new)]
+        return [(self.entries[a][2], None) for a in old] + [(None, self.entries[b][2]) for b in new]
+
+    def changing(self, key: tuple, classes: list[FlowClass], src_port: int) -> list[FlowClass]:
+        """The ``classes`` of a key whose packet a differing rule could match (``may_match``).
+
+        Any other packet meets, of the rules that could match it, only rules of the common
+        run (and replaced rules that act alike on it), in the same order on both sides, so
+        both walks match the same rules: no verdict changes. Two frames (no record, other
+        hooks) keep every class."""
         if not self._same_frame():
-            return False
-        programs: tuple[list, list] = ([], [])
-        for position, ports in key:
-            which, chain, rule, _index = self.entries[position]
-            programs[which].append((chain, rule, ports))
-        return programs[0] == programs[1]
+            return classes
+        differing = self.differing(key)
+        return [flow for flow, packet in ((flow, flow.packet(src_port)) for flow in classes)
+                if any(self._differs(old, new, packet) for old, new in differing)]
+
+    def _differs(self, old: ir.Rule | None, new: ir.Rule | None, packet: Packet) -> bool:
+        """Whether the walks of ``packet`` could part at this difference."""
+        old_matches = old is not None and may_match(self.rulesets[0], old.match, packet)
+        new_matches = new is not None and may_match(self.rulesets[1], new.match, packet)
+        if old is None or new is None or old_matches != new_matches:
+            return old_matches or new_matches
+        return old_matches and not _same_effect(old, new)
+
+
+def common_ends(old: Sequence, new: Sequence) -> tuple[int, int]:
+    """How many items both sequences start with, and how many of the rest they end with:
+    most edits touch a few rules in the middle of long walks, which then cost the matcher
+    nothing."""
+    shorter = min(len(old), len(new))
+    head = 0
+    while head < shorter and old[head] == new[head]:
+        head += 1
+    tail = 0
+    while tail < shorter - head and old[-1 - tail] == new[-1 - tail]:
+        tail += 1
+    return head, tail
+
+
+def _same_effect(old: ir.Rule, new: ir.Rule) -> bool:
+    """Two rules that, once their fixed tests pass, match the same walks and do the same."""
+    return (old.verdict, old.comment, old.match.ct_states, old.match.ct_negate, old.match.marks) == \
+        (new.verdict, new.comment, new.match.ct_states, new.match.ct_negate, new.match.marks)
 
 
 def _contents(ipset: ir.IpSet | None) -> tuple:

@@ -585,21 +585,38 @@ def _set_mark(state: _State, verdict: ir.Verdict, where: str) -> str:
 
 def _matches(state: _State, match: ir.Match, where: str) -> bool:
     """Every field of ``match`` that is set must match the packet in its current state."""
+    return (
+        _static_matches(state, match, where)
+        and _ct_matches(match, state.ct_state)
+        and all(_mark_matches(test, state.mark) for test in match.marks)
+    )
+
+
+def may_match(ruleset: ir.Ruleset, match: ir.Match, packet: Packet) -> bool:
+    """Whether ``match`` can match ``packet`` at some point of its walk: every test but those
+    of the state the walk changes (conntrack state after a notrack, marks) passes.
+
+    False means no walk of the packet through ``ruleset`` ever matches a rule with this
+    match, which is what lets check mode leave a flow unsimulated."""
+    return _static_matches(_State(packet=packet, ruleset=ruleset), match, "a rule")
+
+
+def _static_matches(state: _State, match: ir.Match, where: str) -> bool:
+    """The tests the walk does not change; those of the packet's header first (the cheap
+    ones), then its addresses against networks and sets."""
     packet = state.packet
     return (
         _interface_matches(match.in_interface, packet.in_interface)
         and _interface_matches(match.out_interface, packet.out_interface)
         and _protocol_matches(match, packet)
-        and all(_net_matches(state, net, where) for net in match.nets)
-        and all(_set_matches(state, ref, where) for ref in match.sets)
         and all(_ports_match(ports, packet.src_port) for ports in match.src_ports)
         and all(_ports_match(ports, packet.dst_port) for ports in match.dst_ports)
         and _icmp_matches(match.icmp, packet)
         and _icmp_matches(match.not_icmp, packet)
-        and _ct_matches(match, state.ct_state)
-        and all(_mark_matches(test, state.mark) for test in match.marks)
         and not (match.not_dnat and packet.dnat)
         and not (match.not_syn and packet.first_syn)
+        and all(_net_matches(state, net, where) for net in match.nets)
+        and all(_set_matches(state, ref, where) for ref in match.sets)
     )
 
 

@@ -126,6 +126,25 @@ CASES = [
         "1 flow changes: 1 allow -> deny",
     ),
     (
+        "an Allow turned Deny with the same match: the rule in the same place decides otherwise",
+        ([allow_tcp([5432], FROM_APP)],), ([{**allow_tcp([5432], FROM_APP), "action": "Deny"}],), 4,
+        ["ingress eth0 from host app1 TCP 5432: allow -> deny (was allow (policy db ingress rule 0); now deny (policy db ingress rule 0))"],
+        "1 flow changes: 1 allow -> deny",
+    ),
+    (
+        "a rule replaced by one that matches more: only what the new one adds changes",
+        ([allow_tcp([5432], FROM_APP)],), ([allow_tcp([5432, 5433], FROM_APP)],), 4,
+        [f"ingress eth0 from host app1 TCP 5433: deny -> allow (was deny ({END_OF_TIER}); now allow (policy db ingress rule 0))"],
+        "1 flow changes: 1 deny -> allow",
+    ),
+    (
+        "a Log turned Deny: the rules after it no longer decide",
+        ([{"action": "Log", "protocol": "TCP", "source": FROM_APP}, allow_tcp([5432], FROM_APP)],),
+        ([{"action": "Deny", "protocol": "TCP", "source": FROM_APP}, allow_tcp([5432], FROM_APP)],), 4,
+        ["ingress eth0 from host app1 TCP 5432: allow -> deny (was allow (policy db ingress rule 1); now deny (policy db ingress rule 0))"],
+        "1 flow changes: 1 allow -> deny",
+    ),
+    (
         "Pass and Log keep the verdict to what comes after them",
         ([allow_tcp([22], FROM_APP)],), ([{"action": "Log", "protocol": "TCP"}, allow_tcp([22], FROM_APP)],), 4,
         [],
@@ -251,13 +270,27 @@ def test_peers_in_the_same_sets_and_networks_are_one_class():
     ]
 
 
+@pytest.mark.parametrize("old,new,ends", [
+    ("abc", "abc", (3, 0)),
+    ("abc", "xbc", (0, 2)),
+    ("abc", "abx", (2, 0)),
+    ("abc", "axc", (1, 1)),
+    ("ab", "abc", (2, 0)),
+    ("bc", "abc", (0, 2)),
+    ("aba", "aa", (1, 1)),  # the end never overlaps the start
+    ("", "a", (0, 0)),
+])
+def test_common_ends(old, new, ends):
+    assert fc.common_ends(old, new) == ends
+
+
 def test_too_many_flow_classes_are_not_compared_and_say_so(monkeypatch):
     before, after = fleet_of("batch"), fleet_of("app")
     text, sets = recorded(before, after)
-    monkeypatch.setattr(flow_report, "CLASS_LIMIT", 10)
+    monkeypatch.setattr(flow_report, "CLASS_LIMIT", 1)
     result = flow_report.report(after, flow_report.FOUND, text, sets)
     assert result["flow_changes"] == []
-    assert re.fullmatch(r"flow changes not computed: \d+ flow classes, more than the 10 a check compares per host", result["summary"])
+    assert re.fullmatch(r"flow changes not computed: \d+ flow classes, more than the 1 a check compares per host", result["summary"])
     assert result["warning"] == f"db1: {result['summary']}"
 
 
