@@ -482,8 +482,14 @@ class _Scope:
         if not self._same_frame():
             return classes
         differing = self.differing(key)
-        return [flow for flow, packet in ((flow, flow.packet(src_port)) for flow in classes)
-                if any(self._differs(old, new, packet) for old, new in differing)]
+        kept = []
+        for flow in classes:
+            near = [(old, new) for old, new in differing if _may_carry(old, flow.service) or _may_carry(new, flow.service)]
+            if near:
+                packet = flow.packet(src_port)
+                if any(self._differs(old, new, packet) for old, new in near):
+                    kept.append(flow)
+        return kept
 
     def _differs(self, old: ir.Rule | None, new: ir.Rule | None, packet: Packet) -> bool:
         """Whether the walks of ``packet`` could part at this difference."""
@@ -492,6 +498,20 @@ class _Scope:
         if old is None or new is None or old_matches != new_matches:
             return old_matches or new_matches
         return old_matches and not _same_effect(old, new)
+
+
+def _may_carry(rule: ir.Rule | None, service: Service) -> bool:
+    """Whether the rule's protocol and destination ports admit the service: a test of
+    ``may_match`` that needs no packet, so most classes are dropped before one is built."""
+    if rule is None:
+        return False
+    match = rule.match
+    if match.protocol is not None and not match.protocol_negate and match.protocol != service.protocol:
+        return False
+    if service.protocol in PORT_PROTOCOLS and service.first is not None:
+        return all(ports.negate or any(span.first <= service.first <= span.last for span in ports.spans)
+                   for ports in match.dst_ports)
+    return True
 
 
 def common_ends(old: Sequence, new: Sequence) -> tuple[int, int]:
@@ -635,6 +655,9 @@ class _Membership:
                     self.net_sets[f"{ruleset.family}:{item.name}:{item.digest}"] = merged_spans(nets)
                     self.samples += sorted(nets, key=lambda n: (int(n.network_address), n.prefixlen))[:MEMBERS_PER_SET]
 
+        self._net_sets = sorted(self.net_sets.items())  # in the order signatures list them
+        self._port_sets = sorted(self.port_sets.items())
+
     def _add_port_set(self, item: ir.IpSet) -> None:
         ports: dict[int, set[tuple[int, int]]] = {}
         for member in item.members:
@@ -649,9 +672,8 @@ class _Membership:
     def signature(self, address: IPAddress) -> tuple:
         value = int(address)
         found: list[tuple] = [("net", str(net)) for net in self.nets if address in net]
-        found += [("set", name) for name, spans in sorted(self.net_sets.items()) if _within(spans, value)]
-        found += [("ports", name, tuple(sorted(by_address[value]))) for name, by_address in sorted(self.port_sets.items())
-                  if value in by_address]
+        found += [("set", name) for name, spans in self._net_sets if _within(spans, value)]
+        found += [("ports", name, tuple(sorted(by_address[value]))) for name, by_address in self._port_sets if value in by_address]
         return tuple(found)
 
     def outside(self) -> IPAddress:

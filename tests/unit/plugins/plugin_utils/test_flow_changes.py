@@ -145,6 +145,14 @@ CASES = [
         "1 flow changes: 1 allow -> deny",
     ),
     (
+        "notPorts: every port but those listed, less the failsafe ports (179, 2379-2380, 6666-6667) open before and after",
+        ([allow_tcp([5432], FROM_APP)],),
+        ([allow_tcp([5432], FROM_APP), {"action": "Allow", "protocol": "TCP", "source": FROM_APP, "destination": {"notPorts": [22]}}],), 4,
+        [f"ingress eth0 from host app1 TCP {ports}: deny -> allow (was deny ({END_OF_TIER}); now allow (policy db ingress rule 1))"
+         for ports in ("1-21", "23-178", "180-2378", "2381-5431", "5433-6665", "6668-65535")],
+        "6 flows change: 6 deny -> allow",
+    ),
+    (
         "Pass and Log keep the verdict to what comes after them",
         ([allow_tcp([22], FROM_APP)],), ([{"action": "Log", "protocol": "TCP"}, allow_tcp([22], FROM_APP)],), 4,
         [],
