@@ -405,14 +405,17 @@ class _Scope:
                 sets = tuple(_contents(index.by_name.get(ref.name)) for ref in rule.match.sets)
                 tests.setdefault((rule.match, sets), []).append(position)
         self.tests = list(tests.values())
+        self._always_walked = [(position, ()) for position in self.always]
         self._known: dict[tuple, list[Service]] = {}
         self._differing: dict[tuple, list[tuple[ir.Rule | None, ir.Rule | None]]] = {}
 
     def key(self, src: IPAddress, dst: IPAddress) -> tuple:
-        """The rules that may match a packet from ``src`` to ``dst``, each with the named ports
-        its sets hold for them. Pairs with the same key get the same verdict for every packet:
-        every other rule on the path excludes both, and these test nothing else that differs."""
-        found = [(position, ()) for position in self.always]
+        """The rules with address tests that may match a packet from ``src`` to ``dst``, each
+        with the named ports its sets hold for them. Pairs with the same key get the same
+        verdict for every packet: every other rule on the path that tests addresses excludes
+        both, and these test nothing else that differs. (The rules that test no address are
+        the same for every key; ``walked`` adds them.)"""
+        found = []
         for positions in self.tests:
             _which, _chain, rule, index = self.entries[positions[0]]
             ports = _may_match(rule.match, index, src, dst) if index is not None else None
@@ -421,10 +424,15 @@ class _Scope:
                 found += [(position, held) for position in positions]
         return tuple(sorted(found))
 
+    def walked(self, key: tuple) -> list[tuple[int, tuple]]:
+        """Every rule a packet of the key's pairs may meet, in the order of the entries."""
+        return sorted(self._always_walked + list(key))
+
     def services(self, key: tuple) -> list[Service]:
         if key not in self._known:
-            members = {pair for _position, ports in key for pair in ports}
-            self._known[key] = services_of([self.entries[position][2] for position, _ports in key], members, self.family)
+            walked = self.walked(key)
+            members = {pair for _position, ports in walked for pair in ports}
+            self._known[key] = services_of([self.entries[position][2] for position, _ports in walked], members, self.family)
         return self._known[key]
 
     def _same_frame(self) -> bool:
@@ -453,7 +461,7 @@ class _Scope:
         if key not in self._differing:
             programs: tuple[list, list] = ([], [])
             positions: tuple[list, list] = ([], [])
-            for position, ports in key:
+            for position, ports in self.walked(key):
                 which = self.entries[position][0]
                 programs[which].append((self.tokens[position], ports))
                 positions[which].append(position)
