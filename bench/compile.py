@@ -24,10 +24,10 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from fleet_index import make_inventory  # noqa: E402
 
-from ansible_collections.palisade.firewall.plugins.plugin_utils.compiler import Compiler  # noqa: E402
-from ansible_collections.palisade.firewall.plugins.plugin_utils.fleet import load_fleet  # noqa: E402
-from ansible_collections.palisade.firewall.plugins.plugin_utils.fleet_index import FleetIndex  # noqa: E402
-from ansible_collections.palisade.firewall.plugins.plugin_utils.render import render_files  # noqa: E402
+from ansible_collections.palisade.firewall.plugins.plugin_utils.compiler.host import Compiler  # noqa: E402
+from ansible_collections.palisade.firewall.plugins.plugin_utils.fleet.hosts import load_fleet  # noqa: E402
+from ansible_collections.palisade.firewall.plugins.plugin_utils.fleet.index import FleetIndex  # noqa: E402
+from ansible_collections.palisade.firewall.plugins.plugin_utils.render.files import render_files  # noqa: E402
 
 
 def measure_host(compiler: Compiler, host: str) -> dict[str, float]:

@@ -36,11 +36,11 @@ from ipaddress import IPv4Address, IPv6Address
 from pathlib import Path
 from typing import Any, Callable
 
-from ansible_collections.palisade.firewall.plugins.plugin_utils.fleet import Fleet, HostInput, load_fleet, settle
-from ansible_collections.palisade.firewall.plugins.plugin_utils import fleet_index as fleet_index_module
-from ansible_collections.palisade.firewall.plugins.plugin_utils.fleet_index import FleetIndex
-from ansible_collections.palisade.firewall.plugins.plugin_utils.resolution import Resolver, resolution_to_dict
-from ansible_collections.palisade.firewall.plugins.plugin_utils.selector import Selector, parse_selector
+from ansible_collections.palisade.firewall.plugins.plugin_utils.fleet import index as fleet_index_module
+from ansible_collections.palisade.firewall.plugins.plugin_utils.fleet.hosts import Fleet, HostInput, load_fleet, settle
+from ansible_collections.palisade.firewall.plugins.plugin_utils.fleet.index import FleetIndex
+from ansible_collections.palisade.firewall.plugins.plugin_utils.fleet.resolution import Resolver, resolution_to_dict
+from ansible_collections.palisade.firewall.plugins.plugin_utils.selector.parser import Selector, parse_selector
 
 DEFAULT_SIZES = (1000, 5000, 20000)
 TARGET_SIZE = 5000
@@ -483,7 +483,7 @@ def profile_size(size: int, args: argparse.Namespace) -> None:
 
 def engine_revision() -> str:
     """The commit measured, and whether the engine had uncommitted changes (it is often in flux)."""
-    root = Path(fleet_index_module.__file__).resolve().parent.parent.parent
+    root = Path(fleet_index_module.__file__).resolve().parent.parent.parent.parent
     try:
         head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
         dirty = subprocess.run(["git", "status", "--porcelain", "--", "plugins"], cwd=root, capture_output=True, text=True, check=True).stdout

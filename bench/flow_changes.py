@@ -34,11 +34,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fleet_index import make_inventory  # noqa: E402
 
 from ansible_collections.palisade.firewall.plugins.module_utils._palisade.flow_record import set_members  # noqa: E402
-from ansible_collections.palisade.firewall.plugins.plugin_utils import flow_changes, flow_report, ir_json  # noqa: E402
-from ansible_collections.palisade.firewall.plugins.plugin_utils.compiler import Compiler  # noqa: E402
-from ansible_collections.palisade.firewall.plugins.plugin_utils.fleet import HostInput, load_fleet  # noqa: E402
-from ansible_collections.palisade.firewall.plugins.plugin_utils.fleet_index import FleetIndex  # noqa: E402
-from ansible_collections.palisade.firewall.plugins.plugin_utils.render import render_files  # noqa: E402
+from ansible_collections.palisade.firewall.plugins.plugin_utils.compiler import ir_json  # noqa: E402
+from ansible_collections.palisade.firewall.plugins.plugin_utils.compiler.host import Compiler  # noqa: E402
+from ansible_collections.palisade.firewall.plugins.plugin_utils.fleet.hosts import HostInput, load_fleet  # noqa: E402
+from ansible_collections.palisade.firewall.plugins.plugin_utils.fleet.index import FleetIndex  # noqa: E402
+from ansible_collections.palisade.firewall.plugins.plugin_utils.render.files import render_files  # noqa: E402
+from ansible_collections.palisade.firewall.plugins.plugin_utils.report import flow_changes, flow_report  # noqa: E402
 
 SEED = 7
 

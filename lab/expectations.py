@@ -17,11 +17,11 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from ansible_collections.palisade.firewall.plugins.plugin_utils.compiler import Compiler
-from ansible_collections.palisade.firewall.plugins.plugin_utils.fleet import HostInput, load_fleet
-from ansible_collections.palisade.firewall.plugins.plugin_utils.fleet_index import FleetIndex
-from ansible_collections.palisade.firewall.plugins.plugin_utils.inventory import inventory_hosts
-from ansible_collections.palisade.firewall.plugins.plugin_utils.simulator import Packet, explain
+from ansible_collections.palisade.firewall.plugins.plugin_utils.compiler.host import Compiler
+from ansible_collections.palisade.firewall.plugins.plugin_utils.fleet.hosts import HostInput, load_fleet
+from ansible_collections.palisade.firewall.plugins.plugin_utils.fleet.index import FleetIndex
+from ansible_collections.palisade.firewall.plugins.plugin_utils.fleet.inventory import inventory_hosts
+from ansible_collections.palisade.firewall.plugins.plugin_utils.simulate.simulator import Packet, explain
 
 PROTOCOLS = {"tcp": 6, "udp": 17, "icmp": 1}
 

@@ -33,9 +33,11 @@ from ansible.utils.display import Display
 from ansible_collections.palisade.firewall.plugins.module_utils._palisade.arguments import ARGUMENT_SPEC, MIN_ROLLBACK_TIMEOUT, TEXT_INPUTS
 from ansible_collections.palisade.firewall.plugins.module_utils._palisade.errors import InputError
 from ansible_collections.palisade.firewall.plugins.module_utils._palisade.probes import parse_probes
-from ansible_collections.palisade.firewall.plugins.plugin_utils import compiled_store, flow_report, ir_json
+from ansible_collections.palisade.firewall.plugins.plugin_utils.action_support import compiled_store
+from ansible_collections.palisade.firewall.plugins.plugin_utils.compiler import ir_json
 from ansible_collections.palisade.firewall.plugins.plugin_utils.errors import PalisadeError
-from ansible_collections.palisade.firewall.plugins.plugin_utils.lockout import LockoutCheck, LockoutError, check_lockout, connection_from_facts
+from ansible_collections.palisade.firewall.plugins.plugin_utils.report import flow_report
+from ansible_collections.palisade.firewall.plugins.plugin_utils.simulate.lockout import LockoutCheck, LockoutError, check_lockout, connection_from_facts
 
 MODULE = "palisade.firewall.apply_ruleset"
 CONFIRMING_CONNECTIONS = ("ssh", "paramiko", "paramiko_ssh")

@@ -12,13 +12,13 @@ from typing import Any
 
 from ansible import constants
 
-from ansible_collections.palisade.firewall.plugins.plugin_utils import compiled_store
-from ansible_collections.palisade.firewall.plugins.plugin_utils.compiled_output import compiled_host_to_dict
-from ansible_collections.palisade.firewall.plugins.plugin_utils.compiler import CompiledHost, Compiler
 from ansible_collections.palisade.firewall.plugins.modules.compile import ARGUMENT_SPEC
-from ansible_collections.palisade.firewall.plugins.plugin_utils.fleet_action import FleetAction, requested_hosts
-from ansible_collections.palisade.firewall.plugins.plugin_utils.fleet_index import FleetIndex
-from ansible_collections.palisade.firewall.plugins.plugin_utils.lockout import check_lockout, connection_from_facts
+from ansible_collections.palisade.firewall.plugins.plugin_utils.action_support import compiled_store
+from ansible_collections.palisade.firewall.plugins.plugin_utils.action_support.fleet_action import FleetAction, requested_hosts
+from ansible_collections.palisade.firewall.plugins.plugin_utils.compiler.host import CompiledHost, Compiler
+from ansible_collections.palisade.firewall.plugins.plugin_utils.fleet.index import FleetIndex
+from ansible_collections.palisade.firewall.plugins.plugin_utils.render.role_data import compiled_host_to_dict
+from ansible_collections.palisade.firewall.plugins.plugin_utils.simulate.lockout import check_lockout, connection_from_facts
 
 # What the role registers from the module palisade.firewall.management_connection.
 MANAGEMENT_VAR = "palisade_management"

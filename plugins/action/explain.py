@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections import Counter
 
 from ansible_collections.palisade.firewall.plugins.modules.explain import ARGUMENT_SPEC, MUTUALLY_EXCLUSIVE, SINGLE_PACKET_REQUIRED
-from ansible_collections.palisade.firewall.plugins.plugin_utils.compiler import compile_host
+from ansible_collections.palisade.firewall.plugins.plugin_utils.action_support.fleet_action import FleetAction
+from ansible_collections.palisade.firewall.plugins.plugin_utils.compiler.host import compile_host
 from ansible_collections.palisade.firewall.plugins.plugin_utils.errors import PalisadeError
-from ansible_collections.palisade.firewall.plugins.plugin_utils.explain_request import build_packet, build_packets, packet_requests
-from ansible_collections.palisade.firewall.plugins.plugin_utils.fleet_action import FleetAction
-from ansible_collections.palisade.firewall.plugins.plugin_utils.fleet_index import FleetIndex
-from ansible_collections.palisade.firewall.plugins.plugin_utils.simulator import explain, outcome_to_dict, packet_summary
+from ansible_collections.palisade.firewall.plugins.plugin_utils.fleet.index import FleetIndex
+from ansible_collections.palisade.firewall.plugins.plugin_utils.simulate.explain_request import build_packet, build_packets, packet_requests
+from ansible_collections.palisade.firewall.plugins.plugin_utils.simulate.simulator import explain, outcome_to_dict, packet_summary
 
 
 class ActionModule(FleetAction):

@@ -17,12 +17,12 @@ from ansible.vars.hostvars import HostVars
 from ansible.vars.manager import VariableManager
 
 from ansible_collections.palisade.firewall.plugins.modules.reachability import ARGUMENT_SPEC
-from ansible_collections.palisade.firewall.plugins.plugin_utils import reachability as engine
+from ansible_collections.palisade.firewall.plugins.plugin_utils.action_support.fleet_action import FleetAction
 from ansible_collections.palisade.firewall.plugins.plugin_utils.errors import PalisadeError
-from ansible_collections.palisade.firewall.plugins.plugin_utils.fleet import Fleet, load_fleet, settle
-from ansible_collections.palisade.firewall.plugins.plugin_utils.fleet_action import FleetAction
-from ansible_collections.palisade.firewall.plugins.plugin_utils.inventory import fleet_inputs_from_task_vars
-from ansible_collections.palisade.firewall.plugins.plugin_utils.reachability_html import render_page
+from ansible_collections.palisade.firewall.plugins.plugin_utils.fleet.hosts import Fleet, load_fleet, settle
+from ansible_collections.palisade.firewall.plugins.plugin_utils.fleet.inventory import fleet_inputs_from_task_vars
+from ansible_collections.palisade.firewall.plugins.plugin_utils.report import reachability as engine
+from ansible_collections.palisade.firewall.plugins.plugin_utils.report.reachability_html import render_page
 
 
 class ActionModule(FleetAction):

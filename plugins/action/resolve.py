@@ -8,9 +8,9 @@ Thin on purpose: read the inventory, call the engine, translate errors. No host 
 from __future__ import annotations
 
 from ansible_collections.palisade.firewall.plugins.modules.resolve import ARGUMENT_SPEC
-from ansible_collections.palisade.firewall.plugins.plugin_utils.fleet_action import FleetAction, requested_hosts
-from ansible_collections.palisade.firewall.plugins.plugin_utils.fleet_index import FleetIndex
-from ansible_collections.palisade.firewall.plugins.plugin_utils.resolution import Resolver, resolution_to_dict
+from ansible_collections.palisade.firewall.plugins.plugin_utils.action_support.fleet_action import FleetAction, requested_hosts
+from ansible_collections.palisade.firewall.plugins.plugin_utils.fleet.index import FleetIndex
+from ansible_collections.palisade.firewall.plugins.plugin_utils.fleet.resolution import Resolver, resolution_to_dict
 
 
 class ActionModule(FleetAction):

@@ -4,7 +4,7 @@
 
 Private to the collection: only the filter's documented behaviour is public.
 
-The filter is a thin shell around the engine (``plugin_utils/selector.py``): it checks the
+The filter is a thin shell around the engine (``plugin_utils/selector/parser.py``): it checks the
 argument types, because Jinja gives Python values and YAML turns ``canary: true`` or
 ``rack: 12`` into a boolean or an integer that Calico would never see as a label value, and it
 turns the engine's errors into Ansible filter errors that name the filter.
@@ -17,7 +17,7 @@ from typing import Any, NoReturn
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.palisade.firewall.plugins.plugin_utils.selector import (
+from ansible_collections.palisade.firewall.plugins.plugin_utils.selector.parser import (
     SelectorError,
     parse_selector,
 )

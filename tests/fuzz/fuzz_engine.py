@@ -26,18 +26,18 @@ import re
 from typing import Any
 
 from ansible_collections.palisade.firewall.plugins.module_utils._palisade.state import InputError, parse_wanted
-from ansible_collections.palisade.firewall.plugins.plugin_utils.compiled_output import compiled_host_to_dict
-from ansible_collections.palisade.firewall.plugins.plugin_utils.compiler import CompileError, Compiler
+from ansible_collections.palisade.firewall.plugins.plugin_utils.compiler.host import CompileError, Compiler
 from ansible_collections.palisade.firewall.plugins.plugin_utils.errors import ValidationError
-from ansible_collections.palisade.firewall.plugins.plugin_utils.fleet import HostInput, load_fleet
-from ansible_collections.palisade.firewall.plugins.plugin_utils.fleet_index import FleetIndex
-from ansible_collections.palisade.firewall.plugins.plugin_utils.render import IPSETS_FILE, IPV4_FILE, IPV6_FILE
-from ansible_collections.palisade.firewall.plugins.plugin_utils.rendered_text import (
+from ansible_collections.palisade.firewall.plugins.plugin_utils.fleet.hosts import HostInput, load_fleet
+from ansible_collections.palisade.firewall.plugins.plugin_utils.fleet.index import FleetIndex
+from ansible_collections.palisade.firewall.plugins.plugin_utils.render.files import IPSETS_FILE, IPV4_FILE, IPV6_FILE
+from ansible_collections.palisade.firewall.plugins.plugin_utils.render.role_data import compiled_host_to_dict
+from ansible_collections.palisade.firewall.plugins.plugin_utils.render.text_contract import (
     IPSET_MAX_LINE_BYTES,
     RESTORE_MAX_LINE_BYTES,
     RESTORE_MAX_WORDS,
 )
-from ansible_collections.palisade.firewall.plugins.plugin_utils.selector import SelectorError, parse_selector
+from ansible_collections.palisade.firewall.plugins.plugin_utils.selector.parser import SelectorError, parse_selector
 
 FIXED_SEED = 20240601
 LINE_SEPARATORS = ("\n", "\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029")

@@ -24,10 +24,10 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.palisade.firewall.plugins.plugin_utils import flow_changes as fc
-from ansible_collections.palisade.firewall.plugins.plugin_utils.compiler import compile_host
-from ansible_collections.palisade.firewall.plugins.plugin_utils.fleet import HostInput, load_fleet
-from ansible_collections.palisade.firewall.plugins.plugin_utils.fleet_index import FleetIndex
+from ansible_collections.palisade.firewall.plugins.plugin_utils.compiler.host import compile_host
+from ansible_collections.palisade.firewall.plugins.plugin_utils.fleet.hosts import HostInput, load_fleet
+from ansible_collections.palisade.firewall.plugins.plugin_utils.fleet.index import FleetIndex
+from ansible_collections.palisade.firewall.plugins.plugin_utils.report import flow_changes as fc
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "differential"))
 

@@ -20,7 +20,7 @@ from test_kernel_accepts_golden import FAMILIES, check_saved_rules, parse_rules,
 sys.path.insert(0, str(Path(__file__).parents[1] / "unit" / "plugins" / "plugin_utils"))
 import golden_cases  # noqa: E402  (the unit tests' inventory -> compile plumbing)
 
-from ansible_collections.palisade.firewall.plugins.plugin_utils.render import IPSETS_FILE, render_files  # noqa: E402
+from ansible_collections.palisade.firewall.plugins.plugin_utils.render.files import IPSETS_FILE, render_files  # noqa: E402
 
 ADMIN_V4 = "pal-s4-350250576f627f61"  # selector role == 'admin': 192.0.2.20
 ADMIN_V6 = "pal-s6-350250576f627f61"

@@ -9,7 +9,7 @@ The controller sends it (``flow_record``, JSON it wrote) with the rules; it is w
 An apply without one removes the file: a record of older rules would describe the wrong state.
 
 Check mode reads it back with the members of the recorded sets that the wanted sets do not
-have (the record itself leaves members out; see ``plugin_utils/ir_json``). Standard library
+have (the record itself leaves members out; see ``plugin_utils/compiler/ir_json``). Standard library
 only, Python 3.6.
 """
 

@@ -15,13 +15,14 @@ from types import SimpleNamespace
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "plugin_utils"))
+sys.path.insert(0, str(Path(__file__).parents[1] / "plugin_utils" / "simulate"))
 
 from test_lockout import CONTROLLER, HTTPS_ONLY, LOCK_DOWN, NO_FAILSAFE, SSH_2222, WEB, compiled  # noqa: E402
 
 from ansible_collections.palisade.firewall.plugins.action import apply_ruleset as action  # noqa: E402
-from ansible_collections.palisade.firewall.plugins.plugin_utils import compiled_store, lockout  # noqa: E402
-from ansible_collections.palisade.firewall.plugins.plugin_utils.compiled_output import compiled_host_to_dict  # noqa: E402
+from ansible_collections.palisade.firewall.plugins.plugin_utils.action_support import compiled_store  # noqa: E402
+from ansible_collections.palisade.firewall.plugins.plugin_utils.render.role_data import compiled_host_to_dict  # noqa: E402
+from ansible_collections.palisade.firewall.plugins.plugin_utils.simulate import lockout  # noqa: E402
 
 SEEN = {"client": CONTROLLER, "client_port": 40000, "server": WEB, "server_port": 22, "interface": "eth0", "source": "SSH_CONNECTION"}
 BEHIND_NAT = dict(SEEN, client="203.0.113.7")

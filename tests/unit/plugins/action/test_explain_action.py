@@ -10,7 +10,7 @@ import pytest
 from ansible_collections.palisade.firewall.plugins.action import explain as action
 from ansible_collections.palisade.firewall.plugins.modules.explain import ARGUMENT_SPEC
 from ansible_collections.palisade.firewall.plugins.plugin_utils.errors import PalisadeError
-from ansible_collections.palisade.firewall.plugins.plugin_utils.fleet import HostInput, load_fleet, settle
+from ansible_collections.palisade.firewall.plugins.plugin_utils.fleet.hosts import HostInput, load_fleet, settle
 
 POLICIES = [
     {"name": "web", "selector": "role == 'web'", "ingress": [{"action": "Allow", "protocol": "TCP", "destination": {"ports": [80]}}]},

@@ -20,8 +20,8 @@ import ipaddress
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ansible_collections.palisade.firewall.plugins.plugin_utils import ir
-from ansible_collections.palisade.firewall.plugins.plugin_utils.render import render_files
+from ansible_collections.palisade.firewall.plugins.plugin_utils.compiler import ir
+from ansible_collections.palisade.firewall.plugins.plugin_utils.render.files import render_files
 
 from golden_inventories import INVENTORIES
 
@@ -402,11 +402,11 @@ def compile_inventory(inventory: Inventory, compile_host: Callable[..., Any] | N
     ``compile_host`` defaults to the compiler's; it is a parameter so the plumbing can be
     tested before the compiler exists.
     """
-    from ansible_collections.palisade.firewall.plugins.plugin_utils.fleet import HostInput, load_fleet
-    from ansible_collections.palisade.firewall.plugins.plugin_utils.fleet_index import FleetIndex
+    from ansible_collections.palisade.firewall.plugins.plugin_utils.fleet.hosts import HostInput, load_fleet
+    from ansible_collections.palisade.firewall.plugins.plugin_utils.fleet.index import FleetIndex
 
     if compile_host is None:
-        from ansible_collections.palisade.firewall.plugins.plugin_utils.compiler import compile_host
+        from ansible_collections.palisade.firewall.plugins.plugin_utils.compiler.host import compile_host
     hosts = [
         HostInput(name, tuple(entry.get("groups", ())), dict(entry.get("vars", {})))
         for name, entry in sorted(inventory["hosts"].items())
