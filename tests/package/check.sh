@@ -43,8 +43,11 @@ cd "$work/cwd"
 "$bin/python" "$here/check_tarball.py" "$tarball" "$repo" || status=1
 
 # 3. Ansible finds the installed copy, not the checkout
+# only the "# <collections path>" headings count: warnings on stderr may name the venv, which
+# lives in the checkout
 listed=$(ansible-galaxy collection list palisade.firewall 2>&1) || true
-if grep -q "$work/collections/ansible_collections" <<<"$listed" && ! grep -q "$repo" <<<"$listed"; then
+paths=$(grep '^# /' <<<"$listed" || true)
+if grep -q "$work/collections/ansible_collections" <<<"$paths" && ! grep -q "$repo" <<<"$paths"; then
   echo "ok   ansible-galaxy collection list: only the installed copy"
 else
   failed "ansible-galaxy collection list does not show the installed copy alone"; echo "$listed"

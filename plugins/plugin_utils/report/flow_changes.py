@@ -41,7 +41,7 @@ import bisect
 import difflib
 import ipaddress
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from ansible_collections.palisade.firewall.plugins.plugin_utils.compiler import ir
 from ansible_collections.palisade.firewall.plugins.plugin_utils.fleet.hosts import Endpoint
@@ -319,44 +319,72 @@ def derive_services(rulesets: Sequence[ir.Ruleset], family: int) -> list[Service
 
 
 def services_of(rules: Sequence[ir.Rule], port_members: Iterable[tuple[str, int, int]], family: int) -> list[Service]:
-    """The services ``rules`` and the named-port members (side, protocol, port) tell apart.
+    """The services ``rules`` and the named-port members (side, protocol, port) tell apart."""
+    cuts = _Cuts()
+    for rule in rules:
+        cuts.add_rule(rule)
+    cuts.add_members(port_members)
+    return cuts.services(family)
+
+
+@dataclass
+class _Cuts:
+    """Where rules split protocols, port ranges and ICMP types: kept apart from the services
+    they give, so the rules every pair of a path meets are added once (``_Scope.services``).
 
     Source ports split a protocol's classes only where a rule tests them; the failsafe rules
     that only take TCP segments after a connection's first (``! --syn``) never meet the new
-    connections simulated here, so their source ports split nothing."""
-    cuts: dict[int, set[int]] = {protocol: set() for protocol in (6, 17)}
-    src_cuts: dict[int, set[int]] = {}
-    protocols: set[int] = set()
-    icmp_codes: dict[int, set[int]] = {}
-    for rule in rules:
+    connections simulated here, so their source ports split nothing. Ports a rule tests
+    without naming a protocol split every port protocol."""
+
+    dst: dict[int, set[int]] = field(default_factory=lambda: {6: set(), 17: set()})
+    src: dict[int, set[int]] = field(default_factory=dict)
+    any_dst: set[int] = field(default_factory=set)
+    any_src: set[int] = field(default_factory=set)
+    any_src_but_tcp: set[int] = field(default_factory=set)
+    protocols: set[int] = field(default_factory=set)
+    icmp_codes: dict[int, set[int]] = field(default_factory=dict)
+
+    def copy(self) -> _Cuts:
+        return _Cuts({p: set(c) for p, c in self.dst.items()}, {p: set(c) for p, c in self.src.items()}, set(self.any_dst),
+                     set(self.any_src), set(self.any_src_but_tcp), set(self.protocols), {t: set(c) for t, c in self.icmp_codes.items()})
+
+    def add_rule(self, rule: ir.Rule) -> None:
         match = rule.match
         if match.protocol is not None:
-            protocols.add(match.protocol)
+            self.protocols.add(match.protocol)
+        ported = match.protocol in PORT_PROTOCOLS
         for ports in match.dst_ports:
-            for protocol in ([match.protocol] if match.protocol in PORT_PROTOCOLS else list(cuts)):
-                for span in ports.spans:
-                    cuts.setdefault(protocol, set()).update((span.first, span.last + 1))
+            edges = {edge for span in ports.spans for edge in (span.first, span.last + 1)}
+            (self.dst.setdefault(match.protocol, set()) if ported else self.any_dst).update(edges)
         for ports in match.src_ports:
-            for protocol in ([match.protocol] if match.protocol in PORT_PROTOCOLS else list(cuts)):
-                if not (match.not_syn and protocol == 6):
-                    src_cuts.setdefault(protocol, set()).update(cut for span in ports.spans for cut in (span.first, span.last + 1))
+            edges = {edge for span in ports.spans for edge in (span.first, span.last + 1)}
+            if not ported:
+                (self.any_src_but_tcp if match.not_syn else self.any_src).update(edges)
+            elif not (match.not_syn and match.protocol == 6):
+                self.src.setdefault(match.protocol, set()).update(edges)
         for test in (match.icmp, match.not_icmp):
             if test is not None:
-                codes = icmp_codes.setdefault(test.type, set())
+                codes = self.icmp_codes.setdefault(test.type, set())
                 if test.code is not None:
                     codes.add(test.code)
-    for side, protocol, port in port_members:
-        (cuts if side == "dst" else src_cuts).setdefault(protocol, set()).update((port, port + 1))
-    found: list[Service] = []
-    for protocol in sorted(cuts):
-        sources: list[tuple[int | None, int | None]] = list(_intervals(src_cuts[protocol])) if src_cuts.get(protocol) else [(None, None)]
-        found += [Service(protocol, first, last, src_first=src_first, src_last=src_last)
-                  for src_first, src_last in sources for first, last in _intervals(cuts[protocol])]
-    found += _icmp_services(ICMP[family][0], icmp_codes)
-    found += [Service(p) for p in sorted(protocols) if p not in PORT_PROTOCOLS and p != ICMP[family][0] and p not in (1, 58)]
-    taken = protocols | set(PORT_PROTOCOLS) | {1, 58}
-    found.append(Service(next(p for p in range(2, 256) if p not in taken), other=True))
-    return found
+
+    def add_members(self, port_members: Iterable[tuple[str, int, int]]) -> None:
+        for side, protocol, port in port_members:
+            (self.dst if side == "dst" else self.src).setdefault(protocol, set()).update((port, port + 1))
+
+    def services(self, family: int) -> list[Service]:
+        found: list[Service] = []
+        for protocol in sorted(self.dst):
+            src = self.src.get(protocol, set()) | self.any_src | (self.any_src_but_tcp if protocol != 6 else set())
+            sources: list[tuple[int | None, int | None]] = list(_intervals(src)) if src else [(None, None)]
+            found += [Service(protocol, first, last, src_first=src_first, src_last=src_last)
+                      for src_first, src_last in sources for first, last in _intervals(self.dst[protocol] | self.any_dst)]
+        found += _icmp_services(ICMP[family][0], self.icmp_codes)
+        found += [Service(p) for p in sorted(self.protocols) if p not in PORT_PROTOCOLS and p != ICMP[family][0] and p not in (1, 58)]
+        taken = self.protocols | set(PORT_PROTOCOLS) | {1, 58}
+        found.append(Service(next(p for p in range(2, 256) if p not in taken), other=True))
+        return found
 
 
 class _Scope:
@@ -406,6 +434,7 @@ class _Scope:
                 tests.setdefault((rule.match, sets), []).append(position)
         self.tests = list(tests.values())
         self._always_walked = [(position, ()) for position in self.always]
+        self._always_cuts: _Cuts | None = None
         self._known: dict[tuple, list[Service]] = {}
         self._differing: dict[tuple, list[tuple[ir.Rule | None, ir.Rule | None]]] = {}
 
@@ -430,9 +459,15 @@ class _Scope:
 
     def services(self, key: tuple) -> list[Service]:
         if key not in self._known:
-            walked = self.walked(key)
-            members = {pair for _position, ports in walked for pair in ports}
-            self._known[key] = services_of([self.entries[position][2] for position, _ports in walked], members, self.family)
+            if self._always_cuts is None:
+                self._always_cuts = _Cuts()
+                for position in self.always:
+                    self._always_cuts.add_rule(self.entries[position][2])
+            cuts = self._always_cuts.copy()
+            for position, ports in key:
+                cuts.add_rule(self.entries[position][2])
+                cuts.add_members(ports)
+            self._known[key] = cuts.services(self.family)
         return self._known[key]
 
     def _same_frame(self) -> bool:
@@ -491,12 +526,10 @@ class _Scope:
             return classes
         differing = self.differing(key)
         kept = []
-        for flow in classes:
-            near = [(old, new) for old, new in differing if _may_carry(old, flow.service) or _may_carry(new, flow.service)]
-            if near:
-                packet = flow.packet(src_port)
-                if any(self._differs(old, new, packet) for old, new in near):
-                    kept.append(flow)
+        for index in sorted(_carried(differing, classes)):
+            packet = classes[index].packet(src_port)
+            if any(self._differs(old, new, packet) for old, new in differing):
+                kept.append(classes[index])
         return kept
 
     def _differs(self, old: ir.Rule | None, new: ir.Rule | None, packet: Packet) -> bool:
@@ -508,18 +541,40 @@ class _Scope:
         return old_matches and not _same_effect(old, new)
 
 
-def _may_carry(rule: ir.Rule | None, service: Service) -> bool:
-    """Whether the rule's protocol and destination ports admit the service: a test of
-    ``may_match`` that needs no packet, so most classes are dropped before one is built."""
-    if rule is None:
-        return False
+def _carried(differing: list[tuple[ir.Rule | None, ir.Rule | None]], classes: list[FlowClass]) -> set[int]:
+    """The positions of the classes whose service a differing rule's protocol and destination
+    ports admit: a necessary test of ``may_match`` that needs no packet, found by bisection,
+    so the classes no differing rule could carry cost nothing."""
+    ported: dict[int, list[tuple[int, int]]] = {}
+    for index, flow in enumerate(classes):
+        if flow.service.protocol in PORT_PROTOCOLS and flow.service.first is not None:
+            ported.setdefault(flow.service.protocol, []).append((flow.service.first, index))
+    for entries in ported.values():
+        entries.sort()
+    found: set[int] = set()
+    for rule in (rule for pair in differing for rule in pair if rule is not None):
+        bounds = _port_bounds(rule)
+        if bounds is None:
+            return set(range(len(classes)))
+        protocol, spans = bounds
+        entries = ported.get(protocol, [])
+        for first, last in spans:
+            start = bisect.bisect_left(entries, (first, -1))
+            stop = bisect.bisect_right(entries, (last, len(classes)))
+            found.update(index for _first, index in entries[start:stop])
+    return found
+
+
+def _port_bounds(rule: ir.Rule) -> tuple[int, list[tuple[int, int]]] | None:
+    """The one port protocol and the destination port spans outside which the rule matches
+    nothing, or None when it may match other protocols or ports."""
     match = rule.match
-    if match.protocol is not None and not match.protocol_negate and match.protocol != service.protocol:
-        return False
-    if service.protocol in PORT_PROTOCOLS and service.first is not None:
-        return all(ports.negate or any(span.first <= service.first <= span.last for span in ports.spans)
-                   for ports in match.dst_ports)
-    return True
+    if match.protocol not in PORT_PROTOCOLS or match.protocol_negate:
+        return None
+    for ports in match.dst_ports:
+        if not ports.negate:
+            return match.protocol, [(span.first, span.last) for span in ports.spans]
+    return None
 
 
 def common_ends(old: Sequence, new: Sequence) -> tuple[int, int]:
