@@ -422,7 +422,7 @@ class _Scope:
         # one number per distinct (chain, rule), so comparing walks hashes no rule twice
         tokens: dict[tuple[str, ir.Rule], int] = {}
         self.tokens = [tokens.setdefault((chain, rule), len(tokens)) for _which, chain, rule, _index in self.entries]
-        # one number per distinct address test (a match and what its sets hold): both rulesets
+        # one group per distinct address test (its networks and what its sets hold): both rulesets
         # mostly share them, and each needs testing once per pair of addresses
         tests: dict[tuple, list[int]] = {}
         self.always: list[int] = []  # the rules that test no address
@@ -430,8 +430,9 @@ class _Scope:
             if index is None:
                 self.always.append(position)
             else:
-                sets = tuple(_contents(index.by_name.get(ref.name)) for ref in rule.match.sets)
-                tests.setdefault((rule.match, sets), []).append(position)
+                # only the address tests count: rules on other ports of the same sets share one
+                sets = tuple((ref.side, ref.negate, _contents(index.by_name.get(ref.name))) for ref in rule.match.sets)
+                tests.setdefault((rule.match.nets, sets), []).append(position)
         self.tests = list(tests.values())
         self._always_walked = [(position, ()) for position in self.always]
         self._always_cuts: _Cuts | None = None
