@@ -434,7 +434,8 @@ class _Scope:
                 sets = tuple((ref.side, ref.negate, _contents(index.by_name.get(ref.name))) for ref in rule.match.sets)
                 tests.setdefault((rule.match.nets, sets), []).append(position)
         self.tests = list(tests.values())
-        self._always_walked = [(position, ()) for position in self.always]
+        self._always = set(self.always)
+        self._aligned: tuple[dict[int, int], list[tuple[int | None, int | None]]] | None = None
         self._always_cuts: _Cuts | None = None
         self._known: dict[tuple, list[Service]] = {}
         self._differing: dict[tuple, list[tuple[ir.Rule | None, ir.Rule | None]]] = {}
@@ -444,7 +445,7 @@ class _Scope:
         with the named ports its sets hold for them. Pairs with the same key get the same
         verdict for every packet: every other rule on the path that tests addresses excludes
         both, and these test nothing else that differs. (The rules that test no address are
-        the same for every key; ``walked`` adds them.)"""
+        the same for every key.)"""
         found = []
         for positions in self.tests:
             _which, _chain, rule, index = self.entries[positions[0]]
@@ -453,10 +454,6 @@ class _Scope:
                 held = tuple(sorted(ports))
                 found += [(position, held) for position in positions]
         return tuple(sorted(found))
-
-    def walked(self, key: tuple) -> list[tuple[int, tuple]]:
-        """Every rule a packet of the key's pairs may meet, in the order of the entries."""
-        return sorted(self._always_walked + list(key))
 
     def services(self, key: tuple) -> list[Service]:
         if key not in self._known:
@@ -490,31 +487,63 @@ class _Scope:
         return self._same_frame() and not self.differing(key)
 
     def differing(self, key: tuple) -> list[tuple[ir.Rule | None, ir.Rule | None]]:
-        """The rules outside the longest run of rules both rulesets have in the same order for
-        the key's pairs, as (old, new): what one walk may meet and the other not. A run of
-        rules replaced by as many in the same chains gives pairs; the others have None on one
-        side. Meaningful only in the same frame."""
+        """The rules a walk of the key's pairs may meet on one side and not, in the same place,
+        on the other, as (old, new): the path's differing runs (``_alignment``) that these pairs
+        may meet, and the rules of its common run that one side has for them and the other not
+        (a set with other members). The rest is a run both sides have in the same order. A
+        rule replaced by one in the same chain gives a pair; the others have None on one side.
+        Meaningful only in the same frame."""
         if key not in self._differing:
-            programs: tuple[list, list] = ([], [])
-            positions: tuple[list, list] = ([], [])
-            for position, ports in self.walked(key):
-                which = self.entries[position][0]
-                programs[which].append((self.tokens[position], ports))
-                positions[which].append(position)
-            head, tail = common_ends(programs[0], programs[1])  # they need no matcher
-            old, new = programs[0][head:len(programs[0]) - tail], programs[1][head:len(programs[1]) - tail]
-            matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
+            partner, runs = self._alignment()
+            held = dict(key)
             found: list[tuple[ir.Rule | None, ir.Rule | None]] = []
-            for tag, old_first, old_last, new_first, new_last in matcher.get_opcodes():
-                if tag != "equal":
-                    found += self._pairs(positions[0][head + old_first:head + old_last], positions[1][head + new_first:head + new_last])
+            for old, new in runs:
+                old = old if old is not None and (old in held or old in self._always) else None
+                new = new if new is not None and (new in held or new in self._always) else None
+                if old is not None or new is not None:
+                    found.append((self._rule(old), self._rule(new)))
+            for position, ports in key:
+                other = partner.get(position)
+                if other is not None and held.get(other) != ports:
+                    rule = self.entries[position][2]
+                    found.append((rule, None) if self.entries[position][0] == 0 else (None, rule))
             self._differing[key] = found
         return self._differing[key]
 
-    def _pairs(self, old: list[int], new: list[int]) -> list[tuple[ir.Rule | None, ir.Rule | None]]:
+    def _rule(self, position: int | None) -> ir.Rule | None:
+        return None if position is None else self.entries[position][2]
+
+    def _alignment(self) -> tuple[dict[int, int], list[tuple[int | None, int | None]]]:
+        """Once per path: the longest run of rules both rulesets have in the same order (each
+        position with its partner on the other side) and the runs outside it, as pairs of
+        positions. Any key's common run is this one less the rules its pairs never meet, so
+        each key costs only its own rules."""
+        if self._aligned is None:
+            positions: tuple[list[int], list[int]] = ([], [])
+            for position, entry in enumerate(self.entries):
+                positions[entry[0]].append(position)
+            old, new = ([self.tokens[position] for position in side] for side in positions)
+            head, tail = common_ends(old, new)  # they need no matcher
+            partner: dict[int, int] = {}
+            runs: list[tuple[int | None, int | None]] = []
+            blocks = [("equal", 0, head, 0, head), ("equal", len(old) - tail, len(old), len(new) - tail, len(new))]
+            matcher = difflib.SequenceMatcher(None, old[head:len(old) - tail], new[head:len(new) - tail], autojunk=False)
+            for tag, old_first, old_last, new_first, new_last in matcher.get_opcodes():
+                blocks.append((tag, head + old_first, head + old_last, head + new_first, head + new_last))
+            for tag, old_first, old_last, new_first, new_last in blocks:
+                olds, news = positions[0][old_first:old_last], positions[1][new_first:new_last]
+                if tag == "equal":
+                    for a, b in zip(olds, news):
+                        partner[a], partner[b] = b, a
+                else:
+                    runs += self._pairs(olds, news)
+            self._aligned = (partner, runs)
+        return self._aligned
+
+    def _pairs(self, old: list[int], new: list[int]) -> list[tuple[int | None, int | None]]:
         if len(old) == len(new) and all(self.entries[a][1] == self.entries[b][1] for a, b in zip(old, new)):
-            return [(self.entries[a][2], self.entries[b][2]) for a, b in zip(old, new)]
-        return [(self.entries[a][2], None) for a in old] + [(None, self.entries[b][2]) for b in new]
+            return list(zip(old, new))
+        return [(a, None) for a in old] + [(None, b) for b in new]
 
     def changing(self, key: tuple, classes: list[FlowClass], src_port: int) -> list[FlowClass]:
         """The ``classes`` of a key whose packet a differing rule could match (``may_match``).
