@@ -9,12 +9,14 @@ Run from the repository root, after ``make setup``::
 The fleet is the generator of ``bench/fleet_index.py`` (same seed, same selectors). Two versions
 of it are compiled: as generated, and with a change a user makes in one commit (one port added
 to the first rule of every tenth policy, one policy's source selector narrowed). For
-``--hosts`` hosts spread over the fleet (those of them with endpoints; ``--hosts 1000`` takes all), the "before" rulesets
-are written as the flow record and read back the way check mode does (``ir_json`` without set
+``--hosts`` hosts spread over the fleet (those of them with endpoints; ``--hosts 1000`` takes
+all), the "before" rulesets are written as the flow record and read back the way check mode does (``ir_json`` without set
 members; the members of the sets that differ, parsed from the rendered ``ipsets.restore``), and
 ``flow_report.report`` compares them with the "after" rulesets: the work the apply action does
 per host in check mode, after the module returned. Printed: the number of flow classes and of
-flow changes per host, and the median and maximum time per host.
+flow changes per host, the median and maximum time per host, and the hosts over the budget,
+each measured three more times on a fresh compile (best of 3), since one measurement on a
+shared machine can be far off.
 
 This is the controller-side part only (the issue's budget: 0.5 s per host); the check run's
 other costs are those of ``bench/fleet.py``.
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import gc
 import statistics
 import sys
 import time
@@ -42,6 +45,7 @@ from ansible_collections.palisade.firewall.plugins.plugin_utils.render.files imp
 from ansible_collections.palisade.firewall.plugins.plugin_utils.report import flow_changes, flow_report  # noqa: E402
 
 SEED = 7
+BUDGET = 0.5  # seconds per host, the target
 
 
 def changed(inputs: list[HostInput]) -> list[HostInput]:
@@ -75,7 +79,11 @@ def main() -> None:
     names = [h.name for h in inputs]
     # spread over the whole fleet; a host without endpoints has no flows to compare
     picked = [n for n in names[:: max(1, len(names) // args.hosts)] if before_compiler.compile(n).resolution.endpoints]
+    # the two compiled fleets are the bench's own heap, far larger than what a worker of a real
+    # run holds: kept out of the garbage collector's passes, so one host's time is its own work
+    gc.freeze()
     timings, classes, counts = [], [], []
+    again: dict[str, float] = {}
     for name in picked:
         before, after = before_compiler.compile(name), after_compiler.compile(name)
         old_sets = set_members(render_files(before.rulesets, host=name)["ipsets.restore"])
@@ -85,6 +93,8 @@ def main() -> None:
         started = time.perf_counter()
         result = flow_report.report(after, flow_report.FOUND, record, differing)
         timings.append(time.perf_counter() - started)
+        if timings[-1] > BUDGET:  # three times more, each on a fresh compile (no set index built before)
+            again[name] = min(_timed(Compiler(after_compiler.index).compile(name), record, differing) for _run in range(3))
         counts.append(len(result["flow_changes"]))
         local = flow_changes.local_endpoints(item.endpoint for item in after.resolution.endpoints)
         peers = flow_report.resolution_peers(after)
@@ -95,8 +105,17 @@ def main() -> None:
     print(f"controller time per host (record read back + classes + simulation): median {statistics.median(timings):.3f} s, "
           f"max {max(timings):.3f} s")
     slowest = max(range(len(picked)), key=lambda i: timings[i])
-    print(f"hosts over the 0.5 s budget: {sum(1 for t in timings if t > 0.5)} of {len(picked)}; the slowest, {picked[slowest]}, "
+    print(f"hosts over the {BUDGET} s budget: {len(again)} of {len(picked)}; the slowest, {picked[slowest]}, "
           f"has {classes[slowest]} flow classes and {counts[slowest]} flow changes")
+    if again:
+        print(f"those hosts measured again (best of 3): {', '.join(f'{name} {seconds:.3f} s' for name, seconds in again.items())}; "
+              f"still over: {sum(1 for seconds in again.values() if seconds > BUDGET)}")
+
+
+def _timed(compiled, record: str, differing: dict) -> float:
+    started = time.perf_counter()
+    flow_report.report(compiled, flow_report.FOUND, record, differing)
+    return time.perf_counter() - started
 
 
 if __name__ == "__main__":
