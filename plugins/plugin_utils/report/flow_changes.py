@@ -425,16 +425,15 @@ class _Scope:
         # one group per distinct address test (its networks and what its sets hold): both rulesets
         # mostly share them, and each needs testing once per pair of addresses
         tests: dict[tuple, list[int]] = {}
-        self.always: list[int] = []  # the rules that test no address
+        self.always: set[int] = set()  # the rules that test no address
         for position, (_which, _chain, rule, index) in enumerate(self.entries):
             if index is None:
-                self.always.append(position)
+                self.always.add(position)
             else:
                 # only the address tests count: rules on other ports of the same sets share one
                 sets = tuple((ref.side, ref.negate, _contents(index.by_name.get(ref.name))) for ref in rule.match.sets)
                 tests.setdefault((rule.match.nets, sets), []).append(position)
         self.tests = list(tests.values())
-        self._always = set(self.always)
         self._aligned: tuple[dict[int, int], list[tuple[int | None, int | None]]] | None = None
         self._always_cuts: _Cuts | None = None
         self._known: dict[tuple, list[Service]] = {}
@@ -498,8 +497,8 @@ class _Scope:
             held = dict(key)
             found: list[tuple[ir.Rule | None, ir.Rule | None]] = []
             for old, new in runs:
-                old = old if old is not None and (old in held or old in self._always) else None
-                new = new if new is not None and (new in held or new in self._always) else None
+                old = old if old is not None and (old in held or old in self.always) else None
+                new = new if new is not None and (new in held or new in self.always) else None
                 if old is not None or new is not None:
                     found.append((self._rule(old), self._rule(new)))
             for position, ports in key:
@@ -748,8 +747,8 @@ class _Membership:
                     self.net_sets[f"{ruleset.family}:{item.name}:{item.digest}"] = merged_spans(nets)
                     self.samples += sorted(nets, key=lambda n: (int(n.network_address), n.prefixlen))[:MEMBERS_PER_SET]
 
-        self._net_sets = sorted(self.net_sets.items())  # in the order signatures list them
-        self._port_sets = sorted(self.port_sets.items())
+        self.net_sets = dict(sorted(self.net_sets.items()))  # in the order signatures list them
+        self.port_sets = dict(sorted(self.port_sets.items()))
 
     def _add_port_set(self, item: ir.IpSet) -> None:
         ports: dict[int, set[tuple[int, int]]] = {}
@@ -765,8 +764,8 @@ class _Membership:
     def signature(self, address: IPAddress) -> tuple:
         value = int(address)
         found: list[tuple] = [("net", str(net)) for net in self.nets if address in net]
-        found += [("set", name) for name, spans in self._net_sets if _within(spans, value)]
-        found += [("ports", name, tuple(sorted(by_address[value]))) for name, by_address in self._port_sets if value in by_address]
+        found += [("set", name) for name, spans in self.net_sets.items() if _within(spans, value)]
+        found += [("ports", name, tuple(sorted(by_address[value]))) for name, by_address in self.port_sets.items() if value in by_address]
         return tuple(found)
 
     def outside(self) -> IPAddress:
