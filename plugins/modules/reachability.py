@@ -17,13 +17,13 @@ description:
     it leaves alone) lets it through too, and the flow is reported as C(unpoliced), not as an allow.
   - A network set as a source is checked against the destination's ingress only; as a destination,
     against the source's egress only.
-  - Services are the classes check mode derives from both ends' rules, one packet simulated per
-    class (a new connection from an ephemeral source port); adjacent port ranges with the same
-    outcome are one range. See C(docs/reachability.md) in the collection.
+  - Services are the classes check mode derives from both ends' rules, each with the verdict of
+    a new connection from an ephemeral source port at each end; adjacent port ranges with the
+    same outcome are one range. See C(docs/reachability.md) in the collection.
   - With O(compare), computes the report for both inventories and returns only the pairs whose
     services differ.
-  - Refuses, naming the numbers, a report that would simulate more than 200000 packets; narrow it
-    with O(from) and O(to).
+  - Refuses, naming the numbers, a report of more than 200000 verdicts (one per class of service
+    and address pair, at each end); narrow it with O(from) and O(to).
 options:
   from:
     description:
@@ -82,7 +82,7 @@ lines:
   elements: str
   sample: ["app-1 -> db-1: TCP 22, 5432; ICMP"]
 summary:
-  description: One line saying how many sources, destinations and pairs, and how many packets were simulated.
+  description: One line saying how many sources, destinations and pairs, how many verdicts, and how many packets were simulated for them.
   returned: success
   type: str
 cells:

@@ -32,7 +32,7 @@ def test_the_databases_on_5432_and_the_page_with_its_json(tmp_path):
     run = reachability(f"output={page}", "to=role=='db'")
     assert run.returncode == 0, run.stdout + run.stderr
     lines = shown(run)
-    assert lines[0] == "reachability: 5 sources, 2 destinations (4 hosts, 1 network set), 8 pairs, 356 packets simulated"
+    assert lines[0] == "reachability: 5 sources, 2 destinations (4 hosts, 1 network set), 8 pairs, 356 verdicts from 166 packets simulated"
     assert "app-1 -> db-1: TCP 179, 2379-2380, 5432, 6666-6667; ICMPv6 type 133, 134, 135, 136" in lines
     assert "legacy-1 -> db-2: nothing allowed | unpoliced: TCP 22, 179, 2379-2380, 6666-6667; UDP 68; ICMP" in lines
     assert lines[-1] == f"written: {page}, {tmp_path / 'report.json'}"
@@ -58,7 +58,7 @@ def test_compare_shows_only_what_changed(tmp_path):
     run = reachability(f"compare={OLD}", f"output={page}")
     assert run.returncode == 0, run.stdout + run.stderr
     assert shown(run)[:-1] == [
-        "reachability changes: 6 pairs change (808 packets simulated on the old inventory, 774 on the new)",
+        "reachability changes: 6 pairs change (808 verdicts on the old inventory, 774 on the new)",
         "",
         "from      to    change  services",
         "app-1     db-1  lost    TCP 5433",

@@ -13,14 +13,14 @@ the rulesets themselves, per direction and endpoint interface of the host:
   tests pass: ``simulator.rules_on_path``);
 - the peers (the fleet's endpoints and network sets, the networks and set members the rules
   name, and "anything else") are first grouped by the sets and networks that hold them, then,
-  per local address, by which of the path's rules their addresses let match (``_Scope.key``):
+  per local address, by which of the path's rules their addresses let match (``Scope.key``):
   peers with the same key get the same verdict for every packet, so they are one class;
 - a key's services are the destination port ranges, protocols and ICMP types and codes that
   its rules (and the named ports its sets hold for those addresses) tell apart;
 - a key under which both rulesets walk the same rules (once the rules its addresses exclude
   are dropped) cannot change any verdict: it is not simulated at all;
 - of a key's other services, only those a rule that one ruleset walks and the other does not
-  could match are kept (``_Scope.changing``): for any other packet, the rules that could
+  could match are kept (``Scope.changing``): for any other packet, the rules that could
   match it come in the same order on both sides, so both walks are the same. A rule replaced
   in place by one with the same effect (a port added, say) counts only for the packets one
   of the two could match and the other not.
@@ -134,9 +134,7 @@ class FlowClass:
 
     def packet(self, src_port: int) -> Packet:
         service = self.service
-        if service.src_first is not None and not service.src_first <= src_port <= (service.src_last or service.src_first):
-            src_port = service.src_first
-        ports = {"src_port": src_port, "dst_port": service.first} if service.protocol in PORT_PROTOCOLS else {}
+        ports = {"src_port": source_port(service, src_port), "dst_port": service.first} if service.protocol in PORT_PROTOCOLS else {}
         icmp = {"icmp_type": service.icmp_type, "icmp_code": service.icmp_code} if service.icmp_type is not None else {}
         interface = _simulated(self.interface)
         if self.direction == INGRESS:
@@ -149,6 +147,13 @@ class FlowClass:
     def slot(self) -> tuple:
         """Everything but the service: where the flow goes, between whom."""
         return (self.direction, self.interface, self.out_interface, self.local, self.peer, self.target)
+
+
+def source_port(service: Service, src_port: int) -> int:
+    """The source port of the class's packet: ``src_port``, unless the class is a source range without it."""
+    if service.src_first is not None and not service.src_first <= src_port <= (service.src_last or service.src_first):
+        return service.src_first
+    return src_port
 
 
 def _simulated(interface: str) -> str:
@@ -232,7 +237,7 @@ def flow_classes(rulesets: Sequence[ir.Ruleset], family: int, local: Sequence[Lo
     change: ingress and egress on each endpoint, and traffic forwarded between two endpoints.
 
     The services of one pair of addresses come only from the rules that could match a packet
-    between them (``_Scope``): a rule whose networks or sets exclude either address never
+    between them (``Scope``): a rule whose networks or sets exclude either address never
     decides such a packet, so its ports would only split classes that get the same verdict.
     ``notes`` receives what was not compared (too many pairs to forward between)."""
     groups = peer_groups(rulesets, family, peers)
@@ -240,7 +245,7 @@ def flow_classes(rulesets: Sequence[ir.Ruleset], family: int, local: Sequence[Lo
     found = []
     for endpoint in local:
         for direction in (INGRESS, EGRESS):
-            scope = _Scope(rulesets, family, direction, endpoint.interface)
+            scope = Scope(rulesets, family, direction, endpoint.interface)
             if scope.same_path():
                 continue
             for address in (a for a in endpoint.addresses if a.version == family):
@@ -267,7 +272,7 @@ def _forwarding(local: Sequence[LocalEndpoint]) -> list[tuple[str, str]]:
 
 def _forward_classes(rulesets: Sequence[ir.Ruleset], family: int, groups: Sequence[PeerGroup], into: str, out: str,
                      notes: list[str] | None, src_port: int) -> list[FlowClass]:
-    scope = _Scope(rulesets, family, FORWARD, into, out)
+    scope = Scope(rulesets, family, FORWARD, into, out)
     if scope.same_path():
         return []
     if len(groups) ** 2 > FORWARD_PAIRS:
@@ -305,32 +310,30 @@ def _rectangles(pairs: Sequence[tuple[PeerGroup, PeerGroup]]) -> list[tuple[list
 def derive_services(rulesets: Sequence[ir.Ruleset], family: int) -> list[Service]:
     """One service per class of protocol, destination port range and ICMP type/code, over every
     rule and named-port member of the rulesets (whatever the addresses)."""
-    rules = []
-    members = set()
+    cuts = Cuts()
     for ruleset in rulesets:
-        sets = {item.name: item for item in ruleset.ipsets}
-        for rule in _rules(ruleset):
-            rules.append(rule)
-            for ref in rule.match.sets:
-                item = sets.get(ref.name)
-                if item is not None:
-                    members |= {(ref.side, m.protocol, m.port) for m in item.members if isinstance(m, ir.IpPortMember)}
-    return services_of(rules, members, family)
-
-
-def services_of(rules: Sequence[ir.Rule], port_members: Iterable[tuple[str, int, int]], family: int) -> list[Service]:
-    """The services ``rules`` and the named-port members (side, protocol, port) tell apart."""
-    cuts = _Cuts()
-    for rule in rules:
-        cuts.add_rule(rule)
-    cuts.add_members(port_members)
+        cuts.update(ruleset_cuts(ruleset))
     return cuts.services(family)
 
 
+def ruleset_cuts(ruleset: ir.Ruleset) -> Cuts:
+    """The cuts of every rule and named-port member of one ruleset: those of several rulesets
+    are their union, so a report over many pairs of hosts works out each host's once."""
+    cuts = Cuts()
+    sets = {item.name: item for item in ruleset.ipsets}
+    for rule in _rules(ruleset):
+        cuts.add_rule(rule)
+        for ref in rule.match.sets:
+            item = sets.get(ref.name)
+            if item is not None:
+                cuts.add_members((ref.side, m.protocol, m.port) for m in item.members if isinstance(m, ir.IpPortMember))
+    return cuts
+
+
 @dataclass
-class _Cuts:
+class Cuts:
     """Where rules split protocols, port ranges and ICMP types: kept apart from the services
-    they give, so the rules every pair of a path meets are added once (``_Scope.services``).
+    they give, so the rules every pair of a path meets are added once (``Scope.services``).
 
     Source ports split a protocol's classes only where a rule tests them; the failsafe rules
     that only take TCP segments after a connection's first (``! --syn``) never meet the new
@@ -345,9 +348,25 @@ class _Cuts:
     protocols: set[int] = field(default_factory=set)
     icmp_codes: dict[int, set[int]] = field(default_factory=dict)
 
-    def copy(self) -> _Cuts:
-        return _Cuts({p: set(c) for p, c in self.dst.items()}, {p: set(c) for p, c in self.src.items()}, set(self.any_dst),
-                     set(self.any_src), set(self.any_src_but_tcp), set(self.protocols), {t: set(c) for t, c in self.icmp_codes.items()})
+    def copy(self) -> Cuts:
+        return Cuts({p: set(c) for p, c in self.dst.items()}, {p: set(c) for p, c in self.src.items()}, set(self.any_dst),
+                    set(self.any_src), set(self.any_src_but_tcp), set(self.protocols), {t: set(c) for t, c in self.icmp_codes.items()})
+
+    def update(self, other: Cuts) -> None:
+        """Add every cut of ``other``."""
+        for mine, theirs in ((self.dst, other.dst), (self.src, other.src), (self.icmp_codes, other.icmp_codes)):
+            for key, cuts in theirs.items():
+                mine.setdefault(key, set()).update(cuts)
+        for mine_set, their_set in ((self.any_dst, other.any_dst), (self.any_src, other.any_src),
+                                    (self.any_src_but_tcp, other.any_src_but_tcp), (self.protocols, other.protocols)):
+            mine_set.update(their_set)
+
+    def fingerprint(self) -> tuple:
+        """Equal for cuts that give the same services: hosts of one role share theirs."""
+        def frozen(by_key: dict[int, set[int]]) -> tuple:
+            return tuple(sorted((key, tuple(sorted(cuts))) for key, cuts in by_key.items()))
+        return (frozen(self.dst), frozen(self.src), frozen(self.icmp_codes), *(tuple(sorted(cuts)) for cuts in (
+            self.any_dst, self.any_src, self.any_src_but_tcp, self.protocols)))
 
     def add_rule(self, rule: ir.Rule) -> None:
         match = rule.match
@@ -387,7 +406,48 @@ class _Cuts:
         return found
 
 
-class _Scope:
+class PacketClasses:
+    """Which of the classes of some cuts the packet of a service falls in: two packets of one
+    class meet the same tests of every rule the cuts came from (protocol, port ranges, ICMP
+    type and code), so those rules give them the same verdict. A class is named by the lowest
+    port of its ranges, its ICMP type and code when a rule names them, or OTHER; a packet these
+    cuts cannot place is a class of its own."""
+
+    OTHER = -1
+
+    def __init__(self, cuts: Cuts, family: int) -> None:
+        self._icmp_protocol = ICMP[family][0]
+        self._dst = {protocol: sorted({1, *found, *cuts.any_dst}) for protocol, found in cuts.dst.items()}
+        self._src = {protocol: sorted({1, *cuts.src.get(protocol, ()), *cuts.any_src, *(cuts.any_src_but_tcp if protocol != 6 else ())})
+                     for protocol in cuts.dst}
+        self._protocols = frozenset(cuts.protocols)
+        self._icmp = {icmp_type: frozenset(codes) for icmp_type, codes in cuts.icmp_codes.items()}
+
+    def of(self, service: Service, src_port: int) -> tuple:
+        """The class of the packet ``FlowClass.packet(src_port)`` builds for ``service``."""
+        protocol = service.protocol
+        if protocol in self._dst and service.first is not None:
+            return (protocol, _floor(self._dst[protocol], service.first), _floor(self._src[protocol], source_port(service, src_port)))
+        if protocol == self._icmp_protocol and service.icmp_type is not None:
+            if service.icmp_type not in self._icmp:
+                return (protocol, self.OTHER, None) if self._icmp else (protocol, None, None)
+            codes = self._icmp[service.icmp_type]
+            if not codes:
+                return (protocol, service.icmp_type, None)
+            # a packet without a code fails every code test, even a negated one: a class of its own
+            code = service.icmp_code if service.icmp_code is None or service.icmp_code in codes else self.OTHER
+            return (protocol, service.icmp_type, code)
+        if protocol in self._protocols or protocol in PORT_PROTOCOLS or protocol in (1, 58):
+            return (protocol, service.first, source_port(service, src_port), service.icmp_type, service.icmp_code)
+        return (self.OTHER,)
+
+
+def _floor(points: list[int], port: int) -> int:
+    """The highest of the sorted ``points`` at or below ``port``."""
+    return points[bisect.bisect_right(points, port) - 1]
+
+
+class Scope:
     """Which rules could match a packet of one direction and interface between two addresses,
     the services they tell apart, and whether the two rulesets treat such packets alike.
 
@@ -435,7 +495,7 @@ class _Scope:
                 tests.setdefault((rule.match.nets, sets), []).append(position)
         self.tests = list(tests.values())
         self._aligned: tuple[dict[int, int], list[tuple[int | None, int | None]]] | None = None
-        self._always_cuts: _Cuts | None = None
+        self._always_cuts: Cuts | None = None
         self._known: dict[tuple, list[Service]] = {}
         self._differing: dict[tuple, list[tuple[ir.Rule | None, ir.Rule | None]]] = {}
 
@@ -456,16 +516,20 @@ class _Scope:
 
     def services(self, key: tuple) -> list[Service]:
         if key not in self._known:
-            if self._always_cuts is None:
-                self._always_cuts = _Cuts()
-                for position in self.always:
-                    self._always_cuts.add_rule(self.entries[position][2])
-            cuts = self._always_cuts.copy()
-            for position, ports in key:
-                cuts.add_rule(self.entries[position][2])
-                cuts.add_members(ports)
-            self._known[key] = cuts.services(self.family)
+            self._known[key] = self.cuts(key).services(self.family)
         return self._known[key]
+
+    def cuts(self, key: tuple) -> Cuts:
+        """The cuts of the rules the key's pairs may meet: those on no address, and the key's."""
+        if self._always_cuts is None:
+            self._always_cuts = Cuts()
+            for position in self.always:
+                self._always_cuts.add_rule(self.entries[position][2])
+        cuts = self._always_cuts.copy()
+        for position, ports in key:
+            cuts.add_rule(self.entries[position][2])
+            cuts.add_members(ports)
+        return cuts
 
     def _same_frame(self) -> bool:
         """Two rulesets, both managed or not, with the same hooks on this path."""

@@ -13,9 +13,10 @@ end ``untouched`` (not policed by the collection there) lets it through too, but
 destination's ingress; as a destination, only against the source's egress.
 
 Services are the classes check mode derives from both rulesets
-(``flow_changes.derive_services``), one representative packet each (NEW, from an ephemeral
-source port no rule names), simulated on each end; adjacent port ranges with the same outcome
-are one range. See docs/reachability.md.
+(``flow_changes.derive_services``), each with the verdict of one representative packet (NEW,
+from an ephemeral source port no rule names) at each end; adjacent port ranges with the same
+outcome are one range. An end walks a packet once per class of packets it tells apart
+(``_Ends``), so most verdicts of a large report are lookups. See docs/reachability.md.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ansible_collections.palisade.firewall.plugins.plugin_utils.compiler import ir
 from ansible_collections.palisade.firewall.plugins.plugin_utils.compiler.host import CompiledHost, compile_host
 from ansible_collections.palisade.firewall.plugins.plugin_utils.errors import PalisadeError
 from ansible_collections.palisade.firewall.plugins.plugin_utils.fleet.hosts import Fleet
@@ -39,9 +39,9 @@ HOST = "host"
 NETWORK_SET = "network set"
 UNPOLICED = "unpoliced"
 RESULTS = (ALLOW, UNPOLICED)  # what gets through, by policy or because an end is not policed
-# Packets simulated per report at most (each class of each address pair, once per end that
-# applies): beyond it the report refuses instead of running for minutes; see docs/reachability.md.
-SIMULATION_LIMIT = 200000
+# Verdicts per report at most (each class of each address pair, once per end that applies):
+# beyond it the report refuses instead of running for minutes; see docs/reachability.md.
+VERDICT_LIMIT = 200000
 # A host without an endpoint is not policed anywhere; its packets are simulated on this interface.
 NO_ENDPOINT = flows.OTHER_INTERFACE
 ALL_PORTS = ((1, 65535),)
@@ -131,7 +131,8 @@ class Report:
     targets: tuple[Party, ...]
     cells: tuple[Cell, ...]
     group_by: str | None
-    simulations: int
+    verdicts: int  # one per flow class of each address pair, at each end the collection polices
+    simulations: int  # the packets actually walked: a verdict is simulated once per class of packets an end tells apart
     warnings: tuple[str, ...] = ()
 
 
@@ -202,7 +203,7 @@ def ordered(parties: Iterable[Party], group_by: str | None) -> tuple[Party, ...]
 
 
 def reachability(fleet: Fleet, sources: str | None = None, targets: str | None = None, group_by: str | None = None,
-                 limit: int = SIMULATION_LIMIT, baseline: bool = False) -> Report:
+                 limit: int = VERDICT_LIMIT, baseline: bool = False) -> Report:
     """The report for ``fleet``: ``sources`` and ``targets`` are selectors (None: everything).
 
     ``baseline``: the older inventory of a comparison, where the selectors and the label may
@@ -218,69 +219,137 @@ def reachability(fleet: Fleet, sources: str | None = None, targets: str | None =
         if party.kind == HOST and party.name not in compiled:
             compiled[party.name] = compile_host(index, party.name)
             warnings += compiled[party.name].warnings
-    plans = [(row, column, plan_cell(row, column, compiled)) for row in rows for column in columns]
+    services = _Services(compiled)
+    plans = [(row, column, plan_cell(row, column, services)) for row in rows for column in columns]
     count = sum(len(services) * ends for _row, _column, plan in plans for _family, _source, _target, services, ends in plan)
     pairs = sum(1 for _row, _column, plan in plans if plan)
     if count > limit:
         raise PalisadeError(
-            f"reachability: {len(rows)} sources x {len(columns)} destinations ({pairs} pairs with addresses) would simulate {count} packets,"
-            f" more than the {limit} a report simulates; select fewer hosts with -e from=SELECTOR and -e to=SELECTOR"
+            f"reachability: {len(rows)} sources x {len(columns)} destinations ({pairs} pairs with addresses) would need {count} verdicts,"
+            f" more than the {limit} a report works out; select fewer hosts with -e from=SELECTOR and -e to=SELECTOR"
             " (for example -e \"to=role=='db'\")")
-    cells = tuple(Cell(row, column, tuple(run_path(compiled, row, column, *path) for path in plan)) for row, column, plan in plans)
-    return Report(rows, columns, cells, group_by, count, tuple(dict.fromkeys(warnings)))
+    ends = _Ends(compiled)
+    cells = tuple(Cell(row, column, tuple(run_path(ends, row, column, *path) for path in plan)) for row, column, plan in plans)
+    return Report(rows, columns, cells, group_by, count, ends.simulated, tuple(dict.fromkeys(warnings)))
 
 
-def plan_cell(source: Party, target: Party, compiled: Mapping[str, CompiledHost]) -> list[tuple]:
-    """(family, source place, target place, services, ends simulated) for every address pair of the cell."""
+class _Services:
+    """The service classes of a pair of ends: those of both ends' rules, the union of each
+    end's cuts. Hosts of one role have the same cuts, so a report of thousands of pairs
+    derives the classes once per pair of kinds of host."""
+
+    def __init__(self, compiled: Mapping[str, CompiledHost]) -> None:
+        self.compiled = compiled
+        self._cuts: dict[tuple[str, int], tuple[tuple, flows.Cuts]] = {}
+        self._known: dict[tuple, list[flows.Service]] = {}
+
+    def between(self, parties: Sequence[Party], family: int) -> list[flows.Service]:
+        ends = [self._host_cuts(party.name, family) for party in parties if party.kind == HOST]
+        key = (family, *(fingerprint for fingerprint, _cuts in ends))
+        if key not in self._known:
+            cuts = flows.Cuts()
+            for _fingerprint, end in ends:
+                cuts.update(end)
+            self._known[key] = cuts.services(family)
+        return self._known[key]
+
+    def _host_cuts(self, host: str, family: int) -> tuple[tuple, flows.Cuts]:
+        if (host, family) not in self._cuts:
+            cuts = flows.ruleset_cuts(self.compiled[host].ruleset(family))
+            self._cuts[(host, family)] = (cuts.fingerprint(), cuts)
+        return self._cuts[(host, family)]
+
+
+class _Ends:
+    """Each host's verdict at its end of a flow (egress at the source, ingress at the
+    destination), simulated once per class of packets the host cannot tell apart.
+
+    Two address pairs with the same ``flow_changes.Scope`` key meet the same rules of the
+    host's path, and two packets of the same ``PacketClasses`` class of those rules meet the
+    same tests, so they get the same verdict (the premise of check mode's flow classes): most
+    flows of a large report cost a lookup, not a walk. (Two hosts never share verdicts: the
+    deciding rule's comment names the host's endpoint.)"""
+
+    def __init__(self, compiled: Mapping[str, CompiledHost]) -> None:
+        self.compiled = compiled
+        self.simulated = 0
+        self._scopes: dict[tuple[str, int, str, str], flows.Scope] = {}
+        self._classes: dict[tuple, flows.PacketClasses] = {}
+        self._known: dict[tuple, EndVerdict] = {}
+
+    def at(self, host: str, direction: str, interface: str, local: IPAddress, peer: IPAddress) -> tuple[tuple, flows.PacketClasses]:
+        """What tells packets apart at this end of one address pair: the rules they may meet, and the classes of those."""
+        family = local.version
+        where = (host, family, direction, interface)
+        scope = self._scopes.get(where)
+        if scope is None:
+            scope = self._scopes[where] = flows.Scope([self.compiled[host].ruleset(family)], family, direction, interface)
+        rules = (where, scope.key(peer, local) if direction == flows.INGRESS else scope.key(local, peer))
+        classes = self._classes.get(rules)
+        if classes is None:
+            classes = self._classes[rules] = flows.PacketClasses(scope.cuts(rules[1]), family)
+        return rules, classes
+
+    def verdict(self, at: tuple[tuple, flows.PacketClasses], flow: flows.FlowClass, src_port: int) -> EndVerdict:
+        """The verdict on ``flow`` at the end ``at`` gave."""
+        rules, classes = at
+        known = (rules, classes.of(flow.service, src_port))
+        if known not in self._known:
+            host, family, _direction, _interface = rules[0]
+            outcome = simulate(self.compiled[host].ruleset(family), flow.packet(src_port))
+            self.simulated += 1
+            self._known[known] = EndVerdict(outcome.verdict, outcome.decided_by)
+        return self._known[known]
+
+
+def plan_cell(source: Party, target: Party, services: _Services) -> list[tuple]:
+    """(family, source place, target place, services, ends) for every address pair of the cell."""
     if source.kind == NETWORK_SET and target.kind == NETWORK_SET or source.key == target.key:
         return []  # nothing of ours between two network sets; a host to itself goes over lo, never policed
     found = []
     for family in FAMILIES:
-        rulesets = [compiled[party.name].ruleset(family) for party in (source, target) if party.kind == HOST]
-        services = flows.derive_services(rulesets, family)
+        classes = services.between((source, target), family)
+        ends = sum(1 for party in (source, target) if party.kind == HOST)
         for left in (p for p in source.places if p.address.version == family):
             for right in (p for p in target.places if p.address.version == family):
                 if left.address != right.address:
-                    found.append((family, left, right, services, len(rulesets)))
+                    found.append((family, left, right, classes, ends))
     return found
 
 
-def run_path(compiled: Mapping[str, CompiledHost], source: Party, target: Party, family: int, left: Place, right: Place,
+def run_path(ends: _Ends, source: Party, target: Party, family: int, left: Place, right: Place,
              services: Sequence[flows.Service], _ends: int) -> Path:
-    out = compiled[source.name].ruleset(family) if source.kind == HOST else None
-    into = compiled[target.name].ruleset(family) if target.kind == HOST else None
-    src_port = flows.ephemeral_port([r for r in (out, into) if r is not None])
+    rulesets = [ends.compiled[party.name].ruleset(family) for party in (source, target) if party.kind == HOST]
+    src_port = flows.ephemeral_port(rulesets)
+    out_interface, in_interface = left.interface or "", right.interface or ""
+    out = ends.at(source.name, flows.EGRESS, out_interface, left.address, right.address) if source.kind == HOST else None
+    into = ends.at(target.name, flows.INGRESS, in_interface, right.address, left.address) if target.kind == HOST else None
     found = []
     for service in services:
         egress = ingress = NOT_CHECKED
         if out is not None:
-            packet = flows.FlowClass(flows.EGRESS, left.interface or "", left.address, flows.Peer(target.name, right.address), service).packet(src_port)
-            egress = _end(out, packet)
+            flow = flows.FlowClass(flows.EGRESS, out_interface, left.address, flows.Peer(target.name, right.address), service)
+            egress = ends.verdict(out, flow, src_port)
         if into is not None:
-            packet = flows.FlowClass(flows.INGRESS, right.interface or "", right.address, flows.Peer(source.name, left.address), service).packet(src_port)
-            ingress = _end(into, packet)
+            flow = flows.FlowClass(flows.INGRESS, in_interface, right.address, flows.Peer(source.name, left.address), service)
+            ingress = ends.verdict(into, flow, src_port)
         found.append(Flow(family, service, egress, ingress))
     return Path(family, left, right, tuple(merge_ranges(found)))
 
 
-def _end(ruleset: ir.Ruleset, packet: Any) -> EndVerdict:
-    outcome = simulate(ruleset, packet)
-    return EndVerdict(outcome.verdict, outcome.decided_by)
-
-
 def merge_ranges(found: Sequence[Flow]) -> list[Flow]:
     """Adjacent port ranges of one protocol with the same verdicts and rules at both ends, as one range."""
-    merged: list[Flow] = []
+    runs: list[list[Flow]] = []  # each run is its first flow and the last it absorbs
     for flow in found:
-        last = merged[-1] if merged else None
+        last = runs[-1][-1] if runs else None
         if (last is not None and flow.service.protocol in flows.PORT_PROTOCOLS and last.service.protocol == flow.service.protocol
                 and last.service.src_first == flow.service.src_first
                 and last.service.last is not None and flow.service.first == last.service.last + 1
                 and (last.egress, last.ingress) == (flow.egress, flow.ingress)):
-            merged[-1] = Flow(flow.family, replace(last.service, last=flow.service.last), flow.egress, flow.ingress)
+            runs[-1][1:] = [flow]
         else:
-            merged.append(flow)
-    return merged
+            runs.append([flow])
+    return [run[0] if len(run) == 1 else replace(run[0], service=replace(run[0].service, last=run[-1].service.last)) for run in runs]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -437,7 +506,7 @@ def cell_data(cell: Cell) -> dict[str, Any]:
 
 
 def report_data(report: Report) -> dict[str, Any]:
-    return {"kind": "reachability", "group_by": report.group_by, "simulations": report.simulations,
+    return {"kind": "reachability", "group_by": report.group_by, "verdicts": report.verdicts, "simulations": report.simulations,
             "rows": [party_data(p, report.group_by) for p in report.sources],
             "columns": [party_data(p, report.group_by) for p in report.targets],
             "cells": [cell_data(cell) for cell in report.cells if cell.paths], "warnings": list(report.warnings)}
@@ -467,7 +536,7 @@ def text_report(report: Report) -> str:
     cells = [cell for cell in report.cells if cell.paths]
     lines = [f"reachability: {_count(len(report.sources), 'source')}, {_count(len(report.targets), 'destination')}"
              f" ({_count(len(hosts), 'host')}, {_count(len(sets), 'network set')}), {_count(len(cells), 'pair')},"
-             f" {_count(report.simulations, 'packet')} simulated",
+             f" {_count(report.verdicts, 'verdict')} from {_count(report.simulations, 'packet')} simulated",
              "unpoliced: an end the collection does not police (no host endpoint there) lets the flow through; not an allow by policy",
              "", "summary (from -> to: what gets through)"]
     for cell in cells:
@@ -556,7 +625,8 @@ def comparison_data(old: Report, new: Report, changes: Sequence[CellChange]) -> 
         parties.setdefault(party.key, party)
     rows = ordered([parties[key] for key in dict.fromkeys(c.source for c in changes)], new.group_by)
     columns = ordered([parties[key] for key in dict.fromkeys(c.target for c in changes)], new.group_by)
-    return {"kind": "reachability comparison", "group_by": new.group_by, "simulations": old.simulations + new.simulations,
+    return {"kind": "reachability comparison", "group_by": new.group_by, "verdicts": old.verdicts + new.verdicts,
+            "simulations": old.simulations + new.simulations,
             "rows": [party_data(p, new.group_by) for p in rows], "columns": [party_data(p, new.group_by) for p in columns],
             "cells": [{"from": c.source, "to": c.target, **change_summary(c)} for c in changes],
             "warnings": list(dict.fromkeys([*old.warnings, *new.warnings]))}
@@ -564,7 +634,7 @@ def comparison_data(old: Report, new: Report, changes: Sequence[CellChange]) -> 
 
 def text_comparison(old: Report, new: Report, changes: Sequence[CellChange]) -> str:
     lines = [f"reachability changes: {len(changes)} pair{'' if len(changes) == 1 else 's'} change"
-             f" ({old.simulations} packets simulated on the old inventory, {new.simulations} on the new)"]
+             f" ({old.verdicts} verdicts on the old inventory, {new.verdicts} on the new)"]
     rows = []
     for change in changes:
         summary = change_summary(change)

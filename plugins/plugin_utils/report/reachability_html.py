@@ -209,8 +209,9 @@ def render_page(data: Mapping[str, Any], title: str) -> str:
                  "Click a cell for its changes.")
         legend = '<span class="gain">+ gained</span><span class="loss">- lost</span>'
     else:
-        intro = (f"{len(rows)} sources, {len(columns)} destinations, {data['simulations']} packets simulated (one per class of service and address"
-                 " pair, at each end). Hover a cell for the deciding rules of both ends, click it for every flow.")
+        intro = (f"{len(rows)} sources, {len(columns)} destinations, {data['verdicts']} verdicts (one per class of service and address"
+                 f" pair, at each end) from {data['simulations']} packets simulated. Hover a cell for the deciding rules of both ends,"
+                 " click it for every flow.")
         legend = ('<span style="background:#e3f4e1">allowed by policy</span><span style="background:#fff4d6">only unpoliced</span>'
                   '<span style="background:#f7f7f7">nothing</span>')
     warnings = "".join(f"<p class=\"meta\">warning: {escape(w)}</p>" for w in data.get("warnings", ()))

@@ -10,7 +10,7 @@ import re
 import pytest
 
 from ansible_collections.palisade.firewall.plugins.module_utils._palisade.flow_record import set_members
-from ansible_collections.palisade.firewall.plugins.plugin_utils.compiler import ir_json
+from ansible_collections.palisade.firewall.plugins.plugin_utils.compiler import ir, ir_json
 from ansible_collections.palisade.firewall.plugins.plugin_utils.compiler.host import compile_host
 from ansible_collections.palisade.firewall.plugins.plugin_utils.fleet.hosts import HostInput, load_fleet
 from ansible_collections.palisade.firewall.plugins.plugin_utils.fleet.index import FleetIndex
@@ -192,6 +192,60 @@ def test_flow_changes_are_deterministic():
 ])
 def test_port_intervals(cuts, intervals):
     assert fc._intervals(cuts) == intervals  # pylint: disable=protected-access
+
+
+def _rule(**match):
+    return ir.Rule(ir.Match(**match), ir.Verdict("accept"), "r")
+
+
+TCP_22 = _rule(protocol=6, dst_ports=(ir.Ports((ir.PortSpan(22, 22),)),))
+FROM_1024 = _rule(protocol=17, src_ports=(ir.Ports((ir.PortSpan(1024, 65535),)),))
+ECHO = _rule(protocol=1, icmp=ir.IcmpTest(8))
+UNREACHABLE_4 = _rule(protocol=1, icmp=ir.IcmpTest(3, 4))
+GRE = _rule(protocol=47)
+OTHER = fc.PacketClasses.OTHER
+
+
+@pytest.mark.parametrize("rules,service,src_port,found", [
+    # port protocols: the lowest port of the destination and source ranges holding the packet's ports
+    ([TCP_22], fc.Service(6, 22, 22), 40000, (6, 22, 1)),
+    ([TCP_22], fc.Service(6, 23, 80), 40000, (6, 23, 1)),
+    ([TCP_22], fc.Service(6, 1000, 2000), 40000, (6, 23, 1)),
+    ([TCP_22], fc.Service(17, 53, 53), 40000, (17, 1, 1)),
+    ([FROM_1024], fc.Service(17, 53, 53), 40000, (17, 1, 1024)),
+    ([FROM_1024], fc.Service(17, 53, 53, src_first=1, src_last=1023), 40000, (17, 1, 1)),
+    ([TCP_22], fc.Service(132, 22, 22), 40000, (132, 22, 40000, None, None)),  # SCTP, named by no rule: its own class
+    # ICMP: a type a rule names; a code it names, or any other code; any type no rule names
+    ([ECHO, UNREACHABLE_4], fc.Service(1, icmp_type=8), 40000, (1, 8, None)),
+    ([ECHO, UNREACHABLE_4], fc.Service(1, icmp_type=3, icmp_code=4), 40000, (1, 3, 4)),
+    ([ECHO, UNREACHABLE_4], fc.Service(1, icmp_type=3, icmp_code=0), 40000, (1, 3, OTHER)),
+    ([ECHO, UNREACHABLE_4], fc.Service(1, icmp_type=3), 40000, (1, 3, None)),  # no code: fails even a negated code test
+    ([ECHO, UNREACHABLE_4], fc.Service(1, icmp_type=0, icmp_code=0, other=True), 40000, (1, OTHER, None)),
+    ([TCP_22], fc.Service(1, icmp_type=8), 40000, (1, None, None)),  # no rule tests a type: every type alike
+    # other protocols: one a rule names, or every other
+    ([GRE], fc.Service(47), 40000, (47, None, 40000, None, None)),
+    ([GRE], fc.Service(50), 40000, (OTHER,)),
+    ([TCP_22], fc.Service(47), 40000, (OTHER,)),
+])
+def test_packet_classes(rules, service, src_port, found):
+    cuts = fc.Cuts()
+    for rule in rules:
+        cuts.add_rule(rule)
+    assert fc.PacketClasses(cuts, 4).of(service, src_port) == found
+
+
+def test_cuts_of_several_rulesets_are_their_union():
+    first, second = fc.Cuts(), fc.Cuts()
+    first.add_rule(TCP_22)
+    second.add_rule(ECHO)
+    second.add_rule(FROM_1024)
+    both = fc.Cuts()
+    for rule in (TCP_22, ECHO, FROM_1024):
+        both.add_rule(rule)
+    first.update(second)
+    assert first.fingerprint() == both.fingerprint()
+    assert first.services(4) == both.services(4)
+    assert fc.Cuts().fingerprint() != both.fingerprint()
 
 
 def test_anything_else_is_outside_every_network_named():

@@ -171,9 +171,25 @@ def test_above_the_limit_it_refuses_naming_the_numbers():
     with pytest.raises(PalisadeError) as error:
         r.reachability(fleet(), limit=100)
     assert str(error.value) == (
-        "reachability: 4 sources x 4 destinations (12 pairs with addresses) would simulate 472 packets, more than the 100 a report"
-        " simulates; select fewer hosts with -e from=SELECTOR and -e to=SELECTOR (for example -e \"to=role=='db'\")")
-    assert r.reachability(fleet(), limit=472).simulations == 472
+        "reachability: 4 sources x 4 destinations (12 pairs with addresses) would need 472 verdicts, more than the 100 a report"
+        " works out; select fewer hosts with -e from=SELECTOR and -e to=SELECTOR (for example -e \"to=role=='db'\")")
+    assert r.reachability(fleet(), limit=472).verdicts == 472
+
+
+def test_an_end_walks_each_class_of_packets_once():
+    app2 = {**APP, "palisade_host_endpoints": [{"interfaceName": "eth0", "expectedIPs": ["198.51.100.21"]}]}
+    shared = {"palisade_policies": [{"name": "db", "selector": "role == 'db'", "ingress": DB_INGRESS}]}
+    hosts = load_fleet([HostInput("db1", (), {**shared, **DB}), HostInput("app1", (), {**shared, **APP}), HostInput("app2", (), {**shared, **app2})])
+    ends = r._Ends({"db1": compile_host(FleetIndex(hosts), "db1")})  # pylint: disable=protected-access
+    db = ipaddress.ip_address("198.51.100.10")
+    verdicts = []
+    for peer, port in (("198.51.100.20", 5432), ("198.51.100.21", 5432), ("198.51.100.20", 5433), ("198.51.100.21", 5434), ("203.0.113.9", 5432)):
+        at = ends.at("db1", fc.INGRESS, "eth0", db, ipaddress.ip_address(peer))
+        flow = fc.FlowClass(fc.INGRESS, "eth0", db, fc.Peer("peer", ipaddress.ip_address(peer)), fc.Service(6, port, port))
+        verdicts.append((ends.verdict(at, flow, 40000).verdict, ends.simulated))
+    # app2 is in app1's sets: its 5432 is app1's walk; 5433 and 5434 are one class of db1's rules
+    # (no rule names either); an address in no set is a class of its own
+    assert verdicts == [("allow", 1), ("allow", 1), ("deny", 2), ("deny", 2), ("deny", 3)]
 
 
 def test_group_by_orders_hosts_by_the_label_then_name_then_network_sets():
@@ -251,7 +267,7 @@ def hostile_report():
     target = r.Party(r.NETWORK_SET, f"n{HOSTILE}", {HOSTILE: "x"}, (r.Place(ipaddress.ip_address("203.0.113.1"), None),))
     flows = (r.Flow(4, fc.Service(6, 80, 80), r.EndVerdict("allow", f"policy {HOSTILE} egress rule 0"), None),)
     cells = (r.Cell(source, target, (r.Path(4, source.places[0], target.places[0], flows),)),)
-    return r.Report((source,), (target,), cells, "role", 1)
+    return r.Report((source,), (target,), cells, "role", 1, 1)
 
 
 def test_hostile_names_and_labels_are_escaped_in_the_page():
