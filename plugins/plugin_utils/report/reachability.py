@@ -40,7 +40,8 @@ NETWORK_SET = "network set"
 UNPOLICED = "unpoliced"
 RESULTS = (ALLOW, UNPOLICED)  # what gets through, by policy or because an end is not policed
 # Verdicts per report at most (each class of each address pair, once per end that applies):
-# beyond it the report refuses instead of running for minutes; see docs/reachability.md.
+# beyond it the report refuses, since its page and JSON (100 to 170 bytes a verdict each) grow
+# too large to open; see docs/reachability.md.
 VERDICT_LIMIT = 200000
 # A host without an endpoint is not policed anywhere; its packets are simulated on this interface.
 NO_ENDPOINT = flows.OTHER_INTERFACE
