@@ -13,9 +13,10 @@ from typing import Any
 from ansible import constants
 
 from ansible_collections.palisade.firewall.plugins.modules.compile import ARGUMENT_SPEC
-from ansible_collections.palisade.firewall.plugins.plugin_utils.action_support import compiled_store
+from ansible_collections.palisade.firewall.plugins.plugin_utils.action_support import apply_settings, compiled_store
 from ansible_collections.palisade.firewall.plugins.plugin_utils.action_support.fleet_action import FleetAction, requested_hosts
 from ansible_collections.palisade.firewall.plugins.plugin_utils.compiler.host import CompiledHost, Compiler
+from ansible_collections.palisade.firewall.plugins.plugin_utils.errors import ValidationError
 from ansible_collections.palisade.firewall.plugins.plugin_utils.fleet.index import FleetIndex
 from ansible_collections.palisade.firewall.plugins.plugin_utils.render.role_data import compiled_host_to_dict
 from ansible_collections.palisade.firewall.plugins.plugin_utils.simulate.lockout import check_lockout, connection_from_facts
@@ -28,10 +29,14 @@ class ActionModule(FleetAction):
     ARGUMENT_SPEC = ARGUMENT_SPEC
 
     def work(self, fleet, args, task_vars):
+        hosts = requested_hosts(fleet, args, task_vars)
+        problems = apply_settings.problems(hosts, task_vars["hostvars"])
+        if problems:  # before anything is compiled or kept: no host of the run is touched
+            raise ValidationError(problems)
         compiler = Compiler(FleetIndex(fleet))
         compiled = {}
         kept = compiled_store.new_store(constants.DEFAULT_LOCAL_TMP) if args["keep_for_apply"] else None
-        for host in requested_hosts(fleet, args, task_vars):
+        for host in hosts:
             result = compiler.compile(host)
             compiled[host] = compiled_host_to_dict(result)
             if kept:

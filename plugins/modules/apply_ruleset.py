@@ -150,7 +150,8 @@ options:
     description:
       - Checks the host runs before confirming, each C({protocol, address, port, timeout, name,
         payload}), C(protocol) one of C(tcp) (handshake completes), C(udp) (a reply arrives),
-        C(icmp) (one C(ping) answered). Validated on the controller before anything runs.
+        C(icmp) (one C(ping) answered); C(host) is another name for C(address). Validated on
+        the controller before anything runs.
       - The first failing one rolls back at once; the failure names it.
     type: list
     elements: raw

@@ -19,6 +19,12 @@ description:
   - Any validation problem anywhere in the inventory fails the task with every problem listed,
     before any host is touched. Runs on the controller only; build the index once with
     C(run_once) and O(hosts).
+  - The apply settings of each requested host (C(palisade_rollback_timeout),
+    C(palisade_confirm_probes), C(palisade_state_dir), C(palisade_lock_timeout),
+    C(palisade_boot_restore), C(palisade_persist), C(palisade_allow_lockout),
+    C(palisade_allow_unsafe_apply), C(palisade_install_packages)) are checked too, by the rules
+    the apply uses, so that a bad value on a host of a later canary batch stops the run before
+    the first batch.
   - With O(lockout_check=true) it also checks, for each requested host, that the compiled rules
     would allow a new TCP connection from the controller to the host's SSH address and port on
     the interface it arrives by (the lockout guard), with the simulator of

@@ -12,8 +12,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from test_apply_refusals import recap, run_ansible
 from test_resolve import HERE, resolve_files
+from validation_stop import assert_stops_in_validation
 
 INVENTORY = HERE / "inventories" / "slice" / "hosts.yml"
 SLICED = (
@@ -35,15 +35,7 @@ UNSTATED = (
     ids=["fewer-than-stated", "awx-unstated"],
 )
 def test_a_slice_stops_in_the_validation_play(sandbox, extra, message):
-    extra = {**extra, "ansible_ssh_executable": str(sandbox["ssh"])}
-    for mode in ([], ["--check", "--diff"]):
-        run, _seconds = run_ansible("ansible-playbook", "-i", str(INVENTORY), "-e", json.dumps(extra), "palisade.firewall.site", *mode)
-        output = run.stdout + run.stderr
-        assert run.returncode == 2, output
-        assert f'"msg": {json.dumps(message)}' in output, output
-        assert "Apply the firewall in canary batches" not in output, output
-        assert recap(run.stdout, "far-1")["failed"] == 1
-        assert not sandbox["ssh_calls"].exists(), sandbox["ssh_calls"].read_text()
+    assert_stops_in_validation(sandbox, INVENTORY, extra, message, "far-1")
 
 
 def test_a_stated_whole_inventory_resolves_as_without_the_statement(tmp_path):

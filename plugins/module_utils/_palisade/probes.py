@@ -48,6 +48,7 @@ from ansible_collections.palisade.firewall.plugins.module_utils._palisade.record
 
 PROTOCOLS = ("tcp", "udp", "icmp")
 FIELDS = ("name", "protocol", "address", "port", "timeout", "payload")
+ALIASES = {"host": "address"}  # the design's name for the address; either may be given, not both
 DEFAULT_TIMEOUT = 3.0
 MAX_TIMEOUT = 60.0
 DEFAULT_PAYLOAD = "palisade-probe"
@@ -168,11 +169,18 @@ def _parse_probe(item, place: str, problems: list):
         problems.append(f"{place}: expected a mapping with protocol and address, got {_kind(item)}")
         return None
     for key in item:
-        if key not in FIELDS:
+        if key not in FIELDS and key not in ALIASES:
             problems.append(f"{place}: unknown field {str(key)!r}{_hint(str(key))}")
     given = {key: item[key] for key in FIELDS if item.get(key) is not None}
+    address_field = "address"
+    for alias, field in ALIASES.items():
+        if item.get(alias) is not None:
+            if field in given:
+                problems.append(f"{place}: {alias} and {field} are two names for one field: give one of them")
+                return None
+            given[field], address_field = item[alias], alias
     protocol = _parse_protocol(given, place, problems)
-    address = _parse_address(given, place, problems)
+    address = _parse_address(given, place, problems, address_field)
     port = _parse_port(given, protocol, place, problems)
     timeout = _parse_timeout(given, place, problems)
     payload = _parse_payload(given, protocol, place, problems)
@@ -200,14 +208,15 @@ def _parse_protocol(given: dict, place: str, problems: list):
     return None
 
 
-def _parse_address(given: dict, place: str, problems: list):
-    """A compressed IP literal, or a DNS name as given; ``None`` after reporting a problem."""
+def _parse_address(given: dict, place: str, problems: list, field: str = "address"):
+    """A compressed IP literal, or a DNS name as given; ``None`` after reporting a problem.
+    ``field`` is the name the user gave it (``address`` or ``host``), for the messages."""
     if "address" not in given:
         problems.append(f"{place}: missing field 'address' (an IPv4 or IPv6 address or a DNS name)")
         return None
     value = given["address"]
     if isinstance(value, str) and "%" in value:
-        problems.append(f"{place}.address: addresses with a zone index ('%eth0') are not supported, got {_show(value)}")
+        problems.append(f"{place}.{field}: addresses with a zone index ('%eth0') are not supported, got {_show(value)}")
         return None
     if isinstance(value, str):
         try:
@@ -215,11 +224,11 @@ def _parse_address(given: dict, place: str, problems: list):
         except ValueError:
             pass
         if len(value) > MAX_NAME_LENGTH:
-            problems.append(f"{place}.address: a DNS name has at most {MAX_NAME_LENGTH} characters, got one of {len(value)}")
+            problems.append(f"{place}.{field}: a DNS name has at most {MAX_NAME_LENGTH} characters, got one of {len(value)}")
             return None
         if _is_dns_name(value):
             return value
-    problems.append(f"{place}.address: expected an IPv4 or IPv6 address or a DNS name, got {_show(value)}")
+    problems.append(f"{place}.{field}: expected an IPv4 or IPv6 address or a DNS name, got {_show(value)}")
     return None
 
 

@@ -66,15 +66,24 @@ def _refuse(state_dir: str, why: str) -> StateDirError:
 
 def check_path(state_dir: str) -> None:
     """The spelling rules (no file system access)."""
+    problem = path_problem(state_dir)
+    if problem:
+        raise _refuse(state_dir, problem)
+
+
+def path_problem(state_dir) -> str:
+    """What breaks the spelling rules, or "": the controller checks every host's value with
+    this before the first host is touched."""
     if not isinstance(state_dir, str) or not state_dir.startswith("/"):
-        raise _refuse(state_dir, "it must be an absolute path")
+        return "it must be an absolute path"
     if state_dir != "/" and (state_dir.endswith("/") or "//" in state_dir or os.path.normpath(state_dir) != state_dir):
-        raise _refuse(state_dir, f"it must be a normalised path (without '.', '..', '//' or a trailing '/'), e.g. {os.path.normpath(state_dir)!r}")
+        return f"it must be a normalised path (without '.', '..', '//' or a trailing '/'), e.g. {os.path.normpath(state_dir)!r}"
     if state_dir == "/":
-        raise _refuse(state_dir, "it must not be the root directory")
+        return "it must not be the root directory"
     if not SAFE_PATH.match(state_dir):
         bad = "".join(sorted({char for char in state_dir if not SAFE_PATH.match("/" + char)}))
-        raise _refuse(state_dir, f"it contains {bad!r}; allowed are only the characters {SAFE_CHARACTERS}")
+        return f"it contains {bad!r}; allowed are only the characters {SAFE_CHARACTERS}"
+    return ""
 
 
 def _check_component(state_dir: str, path: str, info, inside: bool) -> None:

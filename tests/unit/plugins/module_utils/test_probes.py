@@ -68,6 +68,9 @@ def problems(value) -> list:
             Probe("icmp 198.51.100.1", "icmp", "198.51.100.1", None, 3.0, None),
         ),
         ({"protocol": "icmp", "address": "a" * 63 + ".b"}, Probe(f"icmp {'a' * 63}.b", "icmp", "a" * 63 + ".b", None, 3.0, None)),
+        # host: the design's name for the address
+        ({"host": "198.51.100.5", "port": 2379, "protocol": "tcp"}, Probe("tcp 198.51.100.5:2379", "tcp", "198.51.100.5", 2379, 3.0, None)),
+        ({"protocol": "icmp", "host": "db-1", "address": None}, Probe("icmp db-1", "icmp", "db-1", None, 3.0, None)),
     ],
 )
 def test_good_probes_are_normalised(spec, expected):
@@ -142,6 +145,9 @@ ICMP = {"protocol": "icmp", "address": "198.51.100.1"}
             [dict(ICMP, address="fe80::1%eth0")],
             [f"{W}[0].address: addresses with a zone index ('%eth0') are not supported, got 'fe80::1%eth0'"],
         ),
+        ([dict(TCP, host="198.51.100.8")], [f"{W}[0]: host and address are two names for one field: give one of them"]),
+        ([{"protocol": "icmp", "host": "198.51.100.0/24"}], [f"{W}[0].host: expected an IPv4 or IPv6 address or a DNS name, got '198.51.100.0/24'"]),
+        ([{"protocol": "icmp", "host": "fe80::1%eth0"}], [f"{W}[0].host: addresses with a zone index ('%eth0') are not supported, got 'fe80::1%eth0'"]),
         ([{"protocol": "tcp", "address": "198.51.100.7"}], [f"{W}[0]: missing field 'port' (tcp probes need a port from 1 to 65535)"]),
         ([{"protocol": "udp", "address": "198.51.100.7"}], [f"{W}[0]: missing field 'port' (udp probes need a port from 1 to 65535)"]),
         ([dict(TCP, port=70000)], [f"{W}[0].port: expected an integer from 1 to 65535, got 70000"]),

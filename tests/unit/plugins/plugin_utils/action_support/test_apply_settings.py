@@ -1,0 +1,58 @@
+# Copyright: palisade.firewall contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The apply settings every host of a run is checked for on the controller, with exact messages."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.palisade.firewall.plugins.plugin_utils.action_support import apply_settings
+
+GOOD = [
+    {},
+    {"palisade_rollback_timeout": 5, "palisade_lock_timeout": 0},
+    {"palisade_rollback_timeout": "30", "palisade_lock_timeout": " 60 "},  # as -e passes them
+    {"palisade_confirm_probes": [{"protocol": "tcp", "address": "198.51.100.7", "port": 2379}]},
+    {"palisade_confirm_probes": [], "palisade_state_dir": "/var/lib/palisade", "palisade_boot_restore": "none"},
+    {"palisade_persist": "yes", "palisade_allow_lockout": False, "palisade_allow_unsafe_apply": "False", "palisade_install_packages": 1},
+    {"palisade_rollback_timeout": None},  # null: the role's default
+]
+
+BAD = [
+    ({"palisade_rollback_timeout": 2}, "host h2: palisade_rollback_timeout: must be at least 5 seconds, got 2"),
+    ({"palisade_rollback_timeout": "soon"},
+     "host h2: palisade_rollback_timeout: expected an integer (seconds, at least 5), got a string 'soon'"),
+    ({"palisade_rollback_timeout": True},
+     "host h2: palisade_rollback_timeout: expected an integer (seconds, at least 5), got a boolean True"),
+    ({"palisade_lock_timeout": -1}, "host h2: palisade_lock_timeout: must be at least 0 seconds, got -1"),
+    ({"palisade_confirm_probes": {"protocol": "tcp"}},
+     "host h2: palisade_confirm_probes: expected a list of probes, got a mapping"),
+    ({"palisade_confirm_probes": [{"protocol": "tcp", "address": "198.51.100.7"}]},
+     "host h2: palisade_confirm_probes[0]: missing field 'port' (tcp probes need a port from 1 to 65535)"),
+    ({"palisade_state_dir": "/tmp/my dir"},
+     "host h2: palisade_state_dir: '/tmp/my dir': it contains ' '; allowed are only the characters A-Z a-z 0-9 / . _ -"),
+    ({"palisade_state_dir": "var/lib/palisade"}, "host h2: palisade_state_dir: 'var/lib/palisade': it must be an absolute path"),
+    ({"palisade_state_dir": ["/var"]}, "host h2: palisade_state_dir: expected an absolute path, got a list ['/var']"),
+    ({"palisade_boot_restore": "bogus"}, "host h2: palisade_boot_restore: expected one of auto, systemd, none, got a string 'bogus'"),
+    ({"palisade_persist": "maybe"}, "host h2: palisade_persist: expected true or false, got a string 'maybe'"),
+    ({"palisade_allow_lockout": [True]}, "host h2: palisade_allow_lockout: expected true or false, got a list [True]"),
+]
+
+
+@pytest.mark.parametrize("variables", GOOD)
+def test_valid_settings_pass(variables):
+    assert apply_settings.problems(["h1"], {"h1": variables}) == []
+
+
+@pytest.mark.parametrize("variables,message", BAD, ids=[message.split(": ")[1] + f"-{i}" for i, (_v, message) in enumerate(BAD)])
+def test_each_bad_setting_is_named_with_its_host(variables, message):
+    assert [str(problem) for problem in apply_settings.problems(["h1", "h2"], {"h1": {}, "h2": variables})] == [message]
+
+
+def test_every_problem_of_every_host_is_listed():
+    found = apply_settings.problems(["h1", "h2"], {"h1": {"palisade_rollback_timeout": 1}, "h2": {"palisade_boot_restore": "x", "palisade_persist": "x"}})
+    assert [str(problem) for problem in found] == [
+        "host h1: palisade_rollback_timeout: must be at least 5 seconds, got 1",
+        "host h2: palisade_boot_restore: expected one of auto, systemd, none, got a string 'x'",
+        "host h2: palisade_persist: expected true or false, got a string 'x'",
+    ]
