@@ -278,13 +278,22 @@ def _auto_endpoint(host: HostInput, declared: list[HostEndpoint], where: Where) 
     return [HostEndpoint(name=name, node=host.name, interface_name="*", origin=f"{where.source}: {AUTO_ENDPOINT_VAR}")]
 
 
+LOOPBACK = "lo"
+
+
 def _check_interfaces(endpoints: list[HostEndpoint], settings: Settings, where: Where) -> None:
-    """One endpoint per interface, and never a workload interface."""
+    """One endpoint per interface, and never a workload interface; an endpoint on ``lo`` is
+    said to do nothing (loopback traffic is never policed), not left to do nothing in silence."""
     claimed: dict[str, HostEndpoint] = {}
     for endpoint in endpoints:
         interface = endpoint.interface_name
         if interface is None:
             continue
+        if interface == LOOPBACK:
+            where.warn(
+                f"endpoint {endpoint.name!r} ({endpoint.origin}) names 'lo': loopback traffic is never policed, "
+                "so no policy applies on it (its addresses still count for other hosts' selectors)"
+            )
         if interface != "*" and interface.startswith(settings.interface_prefixes):
             where.error(
                 f"endpoint {endpoint.name!r} ({endpoint.origin}) names {interface!r}, a workload interface "

@@ -78,6 +78,15 @@ def test_auto_host_endpoint():
     assert (endpoint.name, endpoint.interface_name) == ("h1-auto-hep", "*")
 
 
+def test_an_endpoint_on_lo_is_said_to_do_nothing():
+    fleet = load_fleet(fleet_of(("h1", [], {"palisade_host_endpoints": [{"interfaceName": "lo", "expectedIPs": ["127.0.0.1"]}]})))
+    assert [str(w) for w in fleet.warnings] == [
+        "host h1: endpoint 'h1-lo' (host h1: palisade_host_endpoints[0] (h1-lo)) names 'lo': loopback traffic is never policed, "
+        "so no policy applies on it (its addresses still count for other hosts' selectors)"
+    ]
+    assert load_fleet(fleet_of(("h1", [], {"palisade_host_endpoints": [{"interfaceName": "eth0"}]}))).warnings == ()
+
+
 def test_wildcard_compact_endpoint_name():
     fleet = load_fleet(fleet_of(("h1", [], {"palisade_host_endpoints": [{"interfaceName": "*"}]})))
     assert fleet.hosts["h1"].endpoints[0].name == "h1-all"
