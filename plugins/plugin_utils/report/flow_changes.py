@@ -47,6 +47,7 @@ from ansible_collections.palisade.firewall.plugins.plugin_utils.compiler import 
 from ansible_collections.palisade.firewall.plugins.plugin_utils.fleet.hosts import Endpoint
 from ansible_collections.palisade.firewall.plugins.plugin_utils.fleet.index import FleetIndex
 from ansible_collections.palisade.firewall.plugins.plugin_utils.model.resources import IPAddress, IPNetwork
+from ansible_collections.palisade.firewall.plugins.plugin_utils.simulate.simulator import PORT_PROTOCOLS as SIMULATED_PORT_PROTOCOLS
 from ansible_collections.palisade.firewall.plugins.plugin_utils.simulate.simulator import (
     UNTOUCHED,
     Packet,
@@ -401,7 +402,8 @@ class Cuts:
                       for src_first, src_last in sources for first, last in _intervals(self.dst[protocol] | self.any_dst)]
         found += _icmp_services(ICMP[family][0], self.icmp_codes)
         found += [Service(p) for p in sorted(self.protocols) if p not in PORT_PROTOCOLS and p != ICMP[family][0] and p not in (1, 58)]
-        taken = self.protocols | set(PORT_PROTOCOLS) | {1, 58}
+        # the representative of every other protocol: not one the simulator gives ports (DCCP, UDPLite)
+        taken = self.protocols | set(SIMULATED_PORT_PROTOCOLS) | {1, 58}
         found.append(Service(next(p for p in range(2, 256) if p not in taken), other=True))
         return found
 
@@ -429,15 +431,16 @@ class PacketClasses:
         if protocol in self._dst and service.first is not None:
             return (protocol, _floor(self._dst[protocol], service.first), _floor(self._src[protocol], source_port(service, src_port)))
         if protocol == self._icmp_protocol and service.icmp_type is not None:
+            # a packet without a code fails every test of a code, even a negated one, whatever
+            # its type: with a code or without is part of every ICMP class
+            coded = service.icmp_code is not None
             if service.icmp_type not in self._icmp:
-                return (protocol, self.OTHER, None) if self._icmp else (protocol, None, None)
+                return (protocol, self.OTHER if self._icmp else None, None, coded)
             codes = self._icmp[service.icmp_type]
-            if not codes:
-                return (protocol, service.icmp_type, None)
-            # a packet without a code fails every code test, even a negated one: a class of its own
-            code = service.icmp_code if service.icmp_code is None or service.icmp_code in codes else self.OTHER
-            return (protocol, service.icmp_type, code)
-        if protocol in self._protocols or protocol in PORT_PROTOCOLS or protocol in (1, 58):
+            if not codes or not coded:
+                return (protocol, service.icmp_type, None, coded)
+            return (protocol, service.icmp_type, service.icmp_code if service.icmp_code in codes else self.OTHER, coded)
+        if protocol in self._protocols or protocol in SIMULATED_PORT_PROTOCOLS or protocol in (1, 58):
             return (protocol, service.first, source_port(service, src_port), service.icmp_type, service.icmp_code)
         return (self.OTHER,)
 

@@ -215,17 +215,22 @@ OTHER = fc.PacketClasses.OTHER
     ([FROM_1024], fc.Service(17, 53, 53), 40000, (17, 1, 1024)),
     ([FROM_1024], fc.Service(17, 53, 53, src_first=1, src_last=1023), 40000, (17, 1, 1)),
     ([TCP_22], fc.Service(132, 22, 22), 40000, (132, 22, 40000, None, None)),  # SCTP, named by no rule: its own class
-    # ICMP: a type a rule names; a code it names, or any other code; any type no rule names
-    ([ECHO, UNREACHABLE_4], fc.Service(1, icmp_type=8), 40000, (1, 8, None)),
-    ([ECHO, UNREACHABLE_4], fc.Service(1, icmp_type=3, icmp_code=4), 40000, (1, 3, 4)),
-    ([ECHO, UNREACHABLE_4], fc.Service(1, icmp_type=3, icmp_code=0), 40000, (1, 3, OTHER)),
-    ([ECHO, UNREACHABLE_4], fc.Service(1, icmp_type=3), 40000, (1, 3, None)),  # no code: fails even a negated code test
-    ([ECHO, UNREACHABLE_4], fc.Service(1, icmp_type=0, icmp_code=0, other=True), 40000, (1, OTHER, None)),
-    ([TCP_22], fc.Service(1, icmp_type=8), 40000, (1, None, None)),  # no rule tests a type: every type alike
+    # ICMP: a type a rule names; a code it names, or any other code; any type no rule names; and
+    # whether the packet has a code (one without fails every test of a code, even a negated one)
+    ([ECHO, UNREACHABLE_4], fc.Service(1, icmp_type=8), 40000, (1, 8, None, False)),
+    ([ECHO, UNREACHABLE_4], fc.Service(1, icmp_type=8, icmp_code=0), 40000, (1, 8, None, True)),
+    ([ECHO, UNREACHABLE_4], fc.Service(1, icmp_type=3, icmp_code=4), 40000, (1, 3, 4, True)),
+    ([ECHO, UNREACHABLE_4], fc.Service(1, icmp_type=3, icmp_code=0), 40000, (1, 3, OTHER, True)),
+    ([ECHO, UNREACHABLE_4], fc.Service(1, icmp_type=3), 40000, (1, 3, None, False)),
+    ([ECHO, UNREACHABLE_4], fc.Service(1, icmp_type=0, icmp_code=0, other=True), 40000, (1, OTHER, None, True)),
+    ([ECHO, UNREACHABLE_4], fc.Service(1, icmp_type=5), 40000, (1, OTHER, None, False)),
+    ([TCP_22], fc.Service(1, icmp_type=8), 40000, (1, None, None, False)),  # no rule tests a type: every type alike
     # other protocols: one a rule names, or every other
     ([GRE], fc.Service(47), 40000, (47, None, 40000, None, None)),
     ([GRE], fc.Service(50), 40000, (OTHER,)),
     ([TCP_22], fc.Service(47), 40000, (OTHER,)),
+    ([TCP_22], fc.Service(136), 40000, (136, None, 40000, None, None)),  # UDPLite: the simulator gives it ports
+    ([TCP_22], fc.Service(33), 40000, (33, None, 40000, None, None)),  # DCCP too
 ])
 def test_packet_classes(rules, service, src_port, found):
     cuts = fc.Cuts()
