@@ -9,17 +9,16 @@ Why: the role reads ``palisade_rollback_timeout``, ``palisade_confirm_probes``,
 the last batch would then stop the run after the earlier batches were changed. site.yml's first
 play compiles every host of the run, so ``palisade.firewall.compile`` checks them all there, by
 the rules the apply action and the module use later (the same minimum timeout, probe parser,
-state-directory spelling and boot-restore methods), and values Ansible's argument specs convert
-(``"30"``, ``"yes"``) are accepted as they are there.
+state-directory spelling and boot-restore methods), after the conversions of Ansible's argument
+specs (``"30"``, ``30.0``, ``" yes "``, ``~/state``), so that what the apply takes passes here.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from ansible.module_utils.parsing.convert_bool import BOOLEANS_FALSE, BOOLEANS_TRUE
+from ansible.module_utils.common.validation import check_type_bool, check_type_int, check_type_path
 
 from ansible_collections.palisade.firewall.plugins.module_utils._palisade.arguments import MIN_ROLLBACK_TIMEOUT
 from ansible_collections.palisade.firewall.plugins.module_utils._palisade.boot import METHODS
@@ -37,68 +36,65 @@ def problems(hosts: Iterable[str], hostvars: Mapping[str, Mapping[str, Any]]) ->
     for host in hosts:
         variables = hostvars[host]
         for variable, check in CHECKS.items():
-            value = variables.get(variable)
-            if value is not None:
-                found += [Problem(f"host {host}", "", message) for message in check(variable, value)]
+            if variable in variables:
+                found += [Problem(f"host {host}", "", message) for message in check(variable, variables[variable])]
     return found
 
 
-def _integer(value: Any) -> int | None:
-    """An integer as Ansible's ``type: int`` takes it (digit strings too), or None."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and re.fullmatch(r"\s*[+-]?[0-9]{1,18}\s*", value):
-        return int(value)
-    return None
+def _got(value: Any) -> str:
+    if value is None:  # null overrides the role's default, it does not select it
+        return "got null (leave the variable unset for the default)"
+    return f"got {type_name(value)} {value!r}"
 
 
-def _at_least(low: int, unit: str) -> Callable[[str, Any], list[str]]:
+def _integer(low: int | None, what: str) -> Callable[[str, Any], list[str]]:
+    """An integer as Ansible's ``type: int`` converts it (``"30"``, ``30.0``), at least ``low``."""
     def check(variable: str, value: Any) -> list[str]:
-        number = _integer(value)
-        if number is None:
-            return [f"{variable}: expected an integer ({unit}, at least {low}), got {type_name(value)} {value!r}"]
-        if number < low:
-            return [f"{variable}: must be at least {low} {unit}, got {number}"]
+        try:
+            if isinstance(value, bool) and low is not None:
+                raise TypeError("a boolean is no number of seconds here")
+            number = check_type_int(value)
+        except TypeError:
+            return [f"{variable}: expected an integer ({what}), {_got(value)}"]
+        if low is not None and number < low:
+            return [f"{variable}: must be at least {low} seconds, got {number}"]
         return []
     return check
 
 
 def _boolean(variable: str, value: Any) -> list[str]:
-    accepted = value.lower() if isinstance(value, str) else value
     try:
-        if accepted in BOOLEANS_TRUE | BOOLEANS_FALSE:
-            return []
-    except TypeError:  # a list or a mapping: not hashable, not a boolean either
-        pass
-    return [f"{variable}: expected true or false, got {type_name(value)} {value!r}"]
+        check_type_bool(value)
+    except TypeError:
+        return [f"{variable}: expected true or false, {_got(value)}"]
+    return []
 
 
 def _probes(variable: str, value: Any) -> list[str]:
     try:
-        parse_probes(value, variable)
+        parse_probes(value, variable)  # null is no probes, as the default
     except InputError as error:
         return list(error.problems)
     return []
 
 
 def _state_dir(variable: str, value: Any) -> list[str]:
-    if not isinstance(value, str):
-        return [f"{variable}: expected an absolute path, got {type_name(value)} {value!r}"]
-    problem = path_problem(value)
-    return [f"{variable}: {value!r}: {problem}"] if problem else []
+    if value is None or not isinstance(value, str):
+        return [f"{variable}: expected an absolute path, {_got(value)}"]
+    path = check_type_path(value)  # as the apply's type: path, ~ and $VARIABLES expanded
+    problem = path_problem(path)
+    return [f"{variable}: {path!r}: {problem}"] if problem else []
 
 
 def _boot_restore(variable: str, value: Any) -> list[str]:
     if value in METHODS:
         return []
-    return [f"{variable}: expected one of {', '.join(METHODS)}, got {type_name(value)} {value!r}"]
+    return [f"{variable}: expected one of {', '.join(METHODS)}, {_got(value)}"]
 
 
 CHECKS: dict[str, Callable[[str, Any], list[str]]] = {
-    "palisade_rollback_timeout": _at_least(MIN_ROLLBACK_TIMEOUT, "seconds"),
-    "palisade_lock_timeout": _at_least(0, "seconds"),
+    "palisade_rollback_timeout": _integer(MIN_ROLLBACK_TIMEOUT, f"seconds, at least {MIN_ROLLBACK_TIMEOUT}"),
+    "palisade_lock_timeout": _integer(None, "seconds"),
     "palisade_confirm_probes": _probes,
     "palisade_state_dir": _state_dir,
     "palisade_boot_restore": _boot_restore,
