@@ -48,7 +48,7 @@ from ansible_collections.palisade.firewall.plugins.module_utils._palisade.record
 
 PROTOCOLS = ("tcp", "udp", "icmp")
 FIELDS = ("name", "protocol", "address", "port", "timeout", "payload")
-ALIASES = {"host": "address"}  # the design's name for the address; either may be given, not both
+ADDRESS_ALIAS = "host"  # the design's name for the address; either may be given, not both
 DEFAULT_TIMEOUT = 3.0
 MAX_TIMEOUT = 60.0
 DEFAULT_PAYLOAD = "palisade-probe"
@@ -169,16 +169,15 @@ def _parse_probe(item, place: str, problems: list):
         problems.append(f"{place}: expected a mapping with protocol and address, got {_kind(item)}")
         return None
     for key in item:
-        if key not in FIELDS and key not in ALIASES:
+        if key not in FIELDS and key != ADDRESS_ALIAS:
             problems.append(f"{place}: unknown field {str(key)!r}{_hint(str(key))}")
     given = {key: item[key] for key in FIELDS if item.get(key) is not None}
     address_field = "address"
-    for alias, field in ALIASES.items():
-        if item.get(alias) is not None:
-            if field in given:
-                problems.append(f"{place}: {alias} and {field} are two names for one field: give one of them")
-                return None
-            given[field], address_field = item[alias], alias
+    if item.get(ADDRESS_ALIAS) is not None:
+        if "address" in given:
+            problems.append(f"{place}: {ADDRESS_ALIAS} and address are two names for one field: give one of them")
+            return None
+        given["address"], address_field = item[ADDRESS_ALIAS], ADDRESS_ALIAS
     protocol = _parse_protocol(given, place, problems)
     address = _parse_address(given, place, problems, address_field)
     port = _parse_port(given, protocol, place, problems)

@@ -50,12 +50,13 @@ def _got(value: Any) -> str:
 def _integer(low: int | None, what: str) -> Callable[[str, Any], list[str]]:
     """An integer as Ansible's ``type: int`` converts it (``"30"``, ``30.0``), at least ``low``."""
     def check(variable: str, value: Any) -> list[str]:
+        expected = [f"{variable}: expected an integer ({what}), {_got(value)}"]
+        if isinstance(value, bool) and low is not None:  # true would be 1 second: surely not meant
+            return expected
         try:
-            if isinstance(value, bool) and low is not None:
-                raise TypeError("a boolean is no number of seconds here")
             number = check_type_int(value)
         except TypeError:
-            return [f"{variable}: expected an integer ({what}), {_got(value)}"]
+            return expected
         if low is not None and number < low:
             return [f"{variable}: must be at least {low} seconds, got {number}"]
         return []
@@ -79,7 +80,7 @@ def _probes(variable: str, value: Any) -> list[str]:
 
 
 def _state_dir(variable: str, value: Any) -> list[str]:
-    if value is None or not isinstance(value, str):
+    if not isinstance(value, str):
         return [f"{variable}: expected an absolute path, {_got(value)}"]
     path = check_type_path(value)  # as the apply's type: path, ~ and $VARIABLES expanded
     problem = path_problem(path)

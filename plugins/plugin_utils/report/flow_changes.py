@@ -393,13 +393,19 @@ class Cuts:
         for side, protocol, port in port_members:
             (self.dst if side == "dst" else self.src).setdefault(protocol, set()).update((port, port + 1))
 
+    def destination_cuts(self, protocol: int) -> set[int]:
+        return self.dst.get(protocol, set()) | self.any_dst
+
+    def source_cuts(self, protocol: int) -> set[int]:
+        return self.src.get(protocol, set()) | self.any_src | (self.any_src_but_tcp if protocol != 6 else set())
+
     def services(self, family: int) -> list[Service]:
         found: list[Service] = []
         for protocol in sorted(self.dst):
-            src = self.src.get(protocol, set()) | self.any_src | (self.any_src_but_tcp if protocol != 6 else set())
+            src = self.source_cuts(protocol)
             sources: list[tuple[int | None, int | None]] = list(_intervals(src)) if src else [(None, None)]
             found += [Service(protocol, first, last, src_first=src_first, src_last=src_last)
-                      for src_first, src_last in sources for first, last in _intervals(self.dst[protocol] | self.any_dst)]
+                      for src_first, src_last in sources for first, last in _intervals(self.destination_cuts(protocol))]
         found += _icmp_services(ICMP[family][0], self.icmp_codes)
         found += [Service(p) for p in sorted(self.protocols) if p not in PORT_PROTOCOLS and p != ICMP[family][0] and p not in (1, 58)]
         # the representative of every other protocol: not one the simulator gives ports (DCCP, UDPLite)
@@ -419,9 +425,8 @@ class PacketClasses:
 
     def __init__(self, cuts: Cuts, family: int) -> None:
         self._icmp_protocol = ICMP[family][0]
-        self._dst = {protocol: sorted({1, *found, *cuts.any_dst}) for protocol, found in cuts.dst.items()}
-        self._src = {protocol: sorted({1, *cuts.src.get(protocol, ()), *cuts.any_src, *(cuts.any_src_but_tcp if protocol != 6 else ())})
-                     for protocol in cuts.dst}
+        self._dst = {protocol: sorted({1, *cuts.destination_cuts(protocol)}) for protocol in cuts.dst}
+        self._src = {protocol: sorted({1, *cuts.source_cuts(protocol)}) for protocol in cuts.dst}
         self._protocols = frozenset(cuts.protocols)
         self._icmp = {icmp_type: frozenset(codes) for icmp_type, codes in cuts.icmp_codes.items()}
 
@@ -893,8 +898,18 @@ def _rules(ruleset: ir.Ruleset) -> Iterable[ir.Rule]:
 def ephemeral_port(rulesets: Sequence[ir.Ruleset]) -> int:
     """A source port no rule names, when there is one: a class without a source range is then
     tried from a port as ordinary as a client's (a class with one uses a port inside it)."""
-    spans = [span for ruleset in rulesets for rule in _rules(ruleset) for ports in rule.match.src_ports for span in ports.spans]
-    return next((p for p in range(EPHEMERAL, 65536) if not any(s.first <= p <= s.last for s in spans)), EPHEMERAL)
+    return free_port([source_spans(ruleset) for ruleset in rulesets])
+
+
+def source_spans(ruleset: ir.Ruleset) -> tuple[tuple[int, int], ...]:
+    """The source port ranges the ruleset's rules name, each once, in order."""
+    return tuple(sorted({(span.first, span.last) for rule in _rules(ruleset) for ports in rule.match.src_ports for span in ports.spans}))
+
+
+def free_port(spans: Sequence[Sequence[tuple[int, int]]]) -> int:
+    """The first port from ``EPHEMERAL`` in none of the spans (``EPHEMERAL`` when all are taken)."""
+    every = [span for found in spans for span in found]
+    return next((p for p in range(EPHEMERAL, 65536) if not any(first <= p <= last for first, last in every)), EPHEMERAL)
 
 
 def _verdict(ruleset: ir.Ruleset, packet: Packet) -> Verdict:

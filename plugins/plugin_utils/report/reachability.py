@@ -26,6 +26,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from ansible_collections.palisade.firewall.plugins.plugin_utils.compiler import ir
 from ansible_collections.palisade.firewall.plugins.plugin_utils.compiler.host import CompiledHost, compile_host
 from ansible_collections.palisade.firewall.plugins.plugin_utils.errors import PalisadeError
 from ansible_collections.palisade.firewall.plugins.plugin_utils.fleet.hosts import Fleet
@@ -222,7 +223,7 @@ def reachability(fleet: Fleet, sources: str | None = None, targets: str | None =
             warnings += compiled[party.name].warnings
     services = _Services(compiled)
     plans = [(row, column, plan_cell(row, column, services)) for row in rows for column in columns]
-    count = sum(len(services) * ends for _row, _column, plan in plans for _family, _source, _target, services, ends in plan)
+    count = sum(len(path[3]) * path[4] for _row, _column, plan in plans for path in plan)
     pairs = sum(1 for _row, _column, plan in plans if plan)
     if count > limit:
         raise PalisadeError(
@@ -235,30 +236,41 @@ def reachability(fleet: Fleet, sources: str | None = None, targets: str | None =
 
 
 class _Services:
-    """The service classes of a pair of ends: those of both ends' rules, the union of each
-    end's cuts. Hosts of one role have the same cuts, so a report of thousands of pairs
-    derives the classes once per pair of kinds of host."""
+    """What a pair of ends tells apart: the service classes of both ends' rules (the union of
+    each end's cuts) and the ephemeral source port no rule of either names. Hosts of one role
+    have the same cuts and source ports, so a report of thousands of pairs works both out once
+    per pair of kinds of host; each host's are numbered, so a pair is looked up by two numbers."""
 
     def __init__(self, compiled: Mapping[str, CompiledHost]) -> None:
         self.compiled = compiled
-        self._cuts: dict[tuple[str, int], tuple[tuple, flows.Cuts]] = {}
-        self._known: dict[tuple, list[flows.Service]] = {}
+        self._hosts: dict[tuple[str, int], tuple[int, flows.Cuts, int, tuple[tuple[int, int], ...]]] = {}
+        self._numbers: dict[tuple, int] = {}
+        self._classes: dict[tuple, list[flows.Service]] = {}
+        self._ports: dict[tuple, int] = {}
 
-    def between(self, parties: Sequence[Party], family: int) -> list[flows.Service]:
-        ends = [self._host_cuts(party.name, family) for party in parties if party.kind == HOST]
-        key = (family, *(fingerprint for fingerprint, _cuts in ends))
-        if key not in self._known:
+    def between(self, parties: Sequence[Party], family: int) -> tuple[list[flows.Service], int]:
+        """The pair's service classes and ephemeral source port."""
+        ends = [self._host(party.name, family) for party in parties if party.kind == HOST]
+        classes_key = (family, *(end[0] for end in ends))
+        if classes_key not in self._classes:
             cuts = flows.Cuts()
-            for _fingerprint, end in ends:
-                cuts.update(end)
-            self._known[key] = cuts.services(family)
-        return self._known[key]
+            for end in ends:
+                cuts.update(end[1])
+            self._classes[classes_key] = cuts.services(family)
+        ports_key = tuple(end[2] for end in ends)
+        if ports_key not in self._ports:
+            self._ports[ports_key] = flows.free_port([end[3] for end in ends])
+        return self._classes[classes_key], self._ports[ports_key]
 
-    def _host_cuts(self, host: str, family: int) -> tuple[tuple, flows.Cuts]:
-        if (host, family) not in self._cuts:
-            cuts = flows.ruleset_cuts(self.compiled[host].ruleset(family))
-            self._cuts[(host, family)] = (cuts.fingerprint(), cuts)
-        return self._cuts[(host, family)]
+    def _host(self, host: str, family: int) -> tuple[int, flows.Cuts, int, tuple[tuple[int, int], ...]]:
+        if (host, family) not in self._hosts:
+            ruleset = self.compiled[host].ruleset(family)
+            cuts, spans = flows.ruleset_cuts(ruleset), flows.source_spans(ruleset)
+            self._hosts[(host, family)] = (self._number(("cuts", cuts.fingerprint())), cuts, self._number(("spans", spans)), spans)
+        return self._hosts[(host, family)]
+
+    def _number(self, value: tuple) -> int:
+        return self._numbers.setdefault(value, len(self._numbers))
 
 
 class _Ends:
@@ -275,53 +287,52 @@ class _Ends:
         self.compiled = compiled
         self.simulated = 0
         self._scopes: dict[tuple[str, int, str, str], flows.Scope] = {}
-        self._classes: dict[tuple, flows.PacketClasses] = {}
+        self._rules: dict[tuple, tuple[int, flows.PacketClasses]] = {}  # (where, key) -> its number and classes
         self._known: dict[tuple, EndVerdict] = {}
 
-    def at(self, host: str, direction: str, interface: str, local: IPAddress, peer: IPAddress) -> tuple[tuple, flows.PacketClasses]:
-        """What tells packets apart at this end of one address pair: the rules they may meet, and the classes of those."""
+    def at(self, host: str, direction: str, interface: str, local: IPAddress, peer: IPAddress) -> tuple[int, flows.PacketClasses, ir.Ruleset]:
+        """What tells packets apart at this end of one address pair: the rules they may meet
+        (numbered, so each verdict is looked up by small values), the classes of those, and
+        the ruleset that decides."""
         family = local.version
         where = (host, family, direction, interface)
         scope = self._scopes.get(where)
         if scope is None:
             scope = self._scopes[where] = flows.Scope([self.compiled[host].ruleset(family)], family, direction, interface)
         rules = (where, scope.key(peer, local) if direction == flows.INGRESS else scope.key(local, peer))
-        classes = self._classes.get(rules)
-        if classes is None:
-            classes = self._classes[rules] = flows.PacketClasses(scope.cuts(rules[1]), family)
-        return rules, classes
+        if rules not in self._rules:
+            self._rules[rules] = (len(self._rules), flows.PacketClasses(scope.cuts(rules[1]), family))
+        number, classes = self._rules[rules]
+        return number, classes, scope.rulesets[0]
 
-    def verdict(self, at: tuple[tuple, flows.PacketClasses], flow: flows.FlowClass, src_port: int) -> EndVerdict:
+    def verdict(self, at: tuple[int, flows.PacketClasses, ir.Ruleset], flow: flows.FlowClass, src_port: int) -> EndVerdict:
         """The verdict on ``flow`` at the end ``at`` gave."""
-        rules, classes = at
+        rules, classes, ruleset = at
         known = (rules, classes.of(flow.service, src_port))
         if known not in self._known:
-            host, family, _direction, _interface = rules[0]
-            outcome = simulate(self.compiled[host].ruleset(family), flow.packet(src_port))
+            outcome = simulate(ruleset, flow.packet(src_port))
             self.simulated += 1
             self._known[known] = EndVerdict(outcome.verdict, outcome.decided_by)
         return self._known[known]
 
 
 def plan_cell(source: Party, target: Party, services: _Services) -> list[tuple]:
-    """(family, source place, target place, services, ends) for every address pair of the cell."""
+    """(family, source place, target place, services, ends, source port) for every address pair of the cell."""
     if source.kind == NETWORK_SET and target.kind == NETWORK_SET or source.key == target.key:
         return []  # nothing of ours between two network sets; a host to itself goes over lo, never policed
     found = []
     for family in FAMILIES:
-        classes = services.between((source, target), family)
+        classes, src_port = services.between((source, target), family)
         ends = sum(1 for party in (source, target) if party.kind == HOST)
         for left in (p for p in source.places if p.address.version == family):
             for right in (p for p in target.places if p.address.version == family):
                 if left.address != right.address:
-                    found.append((family, left, right, classes, ends))
+                    found.append((family, left, right, classes, ends, src_port))
     return found
 
 
 def run_path(ends: _Ends, source: Party, target: Party, family: int, left: Place, right: Place,
-             services: Sequence[flows.Service], _ends: int) -> Path:
-    rulesets = [ends.compiled[party.name].ruleset(family) for party in (source, target) if party.kind == HOST]
-    src_port = flows.ephemeral_port(rulesets)
+             services: Sequence[flows.Service], _ends: int, src_port: int) -> Path:
     out_interface, in_interface = left.interface or "", right.interface or ""
     out = ends.at(source.name, flows.EGRESS, out_interface, left.address, right.address) if source.kind == HOST else None
     into = ends.at(target.name, flows.INGRESS, in_interface, right.address, left.address) if target.kind == HOST else None
